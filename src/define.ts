@@ -1,0 +1,245 @@
+import type { BrowserContext, Page } from 'playwright-core';
+import type { z } from 'zod';
+import type { DeviceProfile } from './browser/provider.js';
+import { AuthSessionError } from './errors.js';
+import type { AuthSessionInfo } from './session-info.js';
+
+/** A request for input made by a hook in the middle of a login (a one-time code, a choice…). */
+export interface InputRequest {
+  /** What is asked: `'otp'` for a one-time code, or any word your application understands. */
+  readonly kind: string;
+  /** Text shown to the person who answers. Never put a secret here. */
+  readonly message: string;
+  /** Allowed answers, when the answer is a choice. */
+  readonly choices?: readonly string[];
+}
+
+/** What every hook receives. */
+export interface HookContext {
+  /** A page in the session's browser context. */
+  readonly page: Page;
+  /** The session's browser context. */
+  readonly context: BrowserContext;
+  /** Aborted when the hook times out, the caller aborts or the manager closes. Pass it on to every wait. */
+  readonly signal: AbortSignal;
+  /** The session the hook works for (never secrets). */
+  readonly session: AuthSessionInfo;
+}
+
+/** What `create` and `refresh` receive. */
+export interface CreateContext<C> extends HookContext {
+  /** The user's credentials, validated by the auth's schema. */
+  readonly credentials: C;
+  /**
+   * The current TOTP code for the `totpSecret` credential; waits for the next code when the current one is
+   * about to roll over.
+   */
+  totp(): Promise<string>;
+  /** Suspends the hook until the application answers (see `manager.startCreate` / `manager.resume`). */
+  requestInput(request: InputRequest): Promise<string>;
+}
+
+/** What `check` receives. */
+export type CheckContext = HookContext;
+
+/**
+ * Attempts, timeouts and the check interval of an auth. Set them on the definition; most can be
+ * overridden per call.
+ */
+export interface AuthOptions {
+  /**
+   * How many times `check` is tried before the session counts as logged out.
+   * @default 2
+   */
+  readonly checkAttempts?: number;
+  /**
+   * How many times `create` (or `refresh`) is tried before giving up.
+   * @default 2
+   */
+  readonly createAttempts?: number;
+  /**
+   * Milliseconds one `check` may take.
+   * @default 30000
+   */
+  readonly checkTimeout?: number;
+  /**
+   * Milliseconds one `create` or `refresh` may take (time waiting for input excluded).
+   * @default 120000
+   */
+  readonly createTimeout?: number;
+  /**
+   * Skip the check before a run when the last successful check is younger than this many milliseconds.
+   * The main performance lever; 0 checks before every run.
+   * @default 0
+   */
+  readonly checkInterval?: number;
+  /**
+   * Milliseconds before the first retry of a failed attempt (doubling after that).
+   * @default 500
+   */
+  readonly retryDelay?: number;
+}
+
+/** Defaults of {@link AuthOptions}. */
+export const DEFAULT_AUTH_OPTIONS: Required<AuthOptions> = {
+  checkAttempts: 2,
+  createAttempts: 2,
+  checkTimeout: 30_000,
+  createTimeout: 120_000,
+  checkInterval: 0,
+  retryDelay: 500,
+};
+
+interface AuthDefinitionBase extends AuthOptions {
+  /** Unique name of the auth, e.g. `'crm'`. Letters, digits, `-`, `_`, `.`. */
+  readonly name: string;
+  /** Checks that the browser is logged in. Must return exactly `true` to pass. */
+  check(ctx: CheckContext): Promise<boolean> | boolean;
+  /** Device profile for new sessions of this auth (the caller may override per session). */
+  readonly device?: DeviceProfile;
+  /** Recognises an error thrown by a task as "logged out mid-task" (besides `AuthSessionInvalidError`). */
+  isAuthError?(err: unknown): boolean;
+}
+
+/** An auth whose sessions log in with stored credentials. */
+export interface CredentialsAuthDefinition<S extends z.ZodType = z.ZodType> extends AuthDefinitionBase {
+  readonly type: 'credentials';
+  /** Zod schema of the credentials. */
+  readonly credentials: S;
+  /** Logs in. Throw (or let a wait fail) when it cannot. */
+  create(ctx: CreateContext<z.output<S>>): Promise<void> | void;
+  /** Logs in again when `check` fails. Defaults to `create`. */
+  refresh?(ctx: CreateContext<z.output<S>>): Promise<void> | void;
+}
+
+/** Where the recorder's person is done: a URL prefix, a RegExp or a predicate. */
+export type FinishUrl = string | RegExp | ((url: URL) => boolean);
+
+/** An auth whose sessions are recorded: a person logs in by hand in a browser the library opens. */
+export interface RecorderAuthDefinition extends AuthDefinitionBase {
+  readonly type: 'recorder';
+  /** Where the browser opens. */
+  readonly startUrl: string;
+  /** The login is done when any page reaches this URL. */
+  readonly finishUrl: FinishUrl;
+}
+
+/** Either kind of auth definition. */
+export type AuthDefinition = CredentialsAuthDefinition | RecorderAuthDefinition;
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * Declares how to log in to a site and how to tell whether a browser is still logged in. Validates the
+ * definition once and returns it frozen.
+ *
+ * @example
+ * ```ts
+ * const crm = defineAuth({
+ *   name: 'crm',
+ *   type: 'credentials',
+ *   credentials: z.object({ username: z.string(), password: z.string() }),
+ *   async create({ page, credentials }) {
+ *     await page.goto('https://crm.example/login');
+ *     await page.fill('#username', credentials.username);
+ *     await page.fill('#password', credentials.password);
+ *     await page.click('button[type=submit]');
+ *     await page.waitForURL('**' + '/account');
+ *   },
+ *   async check({ page }) {
+ *     await page.goto('https://crm.example/account');
+ *     return (await page.locator('#user').count()) > 0;
+ *   },
+ * });
+ * ```
+ */
+export function defineAuth<S extends z.ZodType>(
+  definition: CredentialsAuthDefinition<S>,
+): CredentialsAuthDefinition<S>;
+export function defineAuth(definition: RecorderAuthDefinition): RecorderAuthDefinition;
+export function defineAuth(definition: AuthDefinition): AuthDefinition {
+  const bad = (message: string): never => {
+    throw new AuthSessionError('INVALID_OPTIONS', `defineAuth: ${message}`);
+  };
+  if (typeof definition !== 'object' || definition === null) bad('expected a definition object');
+  if (typeof definition.name !== 'string' || !NAME.test(definition.name)) {
+    bad(`"name" must be 1–64 letters, digits, ".", "-" or "_", got ${JSON.stringify(definition.name)}`);
+  }
+  if (typeof definition.check !== 'function') bad(`"check" of auth "${definition.name}" must be a function`);
+  validateAuthOptions(definition, `auth "${definition.name}"`);
+  if (definition.type === 'credentials') {
+    const schema = definition.credentials as unknown;
+    if (
+      typeof schema !== 'object' ||
+      schema === null ||
+      typeof (schema as z.ZodType).safeParse !== 'function'
+    ) {
+      bad(
+        `"credentials" of auth "${definition.name}" must be a zod schema, e.g. z.object({ username: z.string() })`,
+      );
+    }
+    if (typeof definition.create !== 'function')
+      bad(`"create" of auth "${definition.name}" must be a function`);
+    if (definition.refresh !== undefined && typeof definition.refresh !== 'function') {
+      bad(`"refresh" of auth "${definition.name}" must be a function when given`);
+    }
+  } else if (definition.type === 'recorder') {
+    try {
+      new URL(definition.startUrl);
+    } catch {
+      bad(`"startUrl" of auth "${definition.name}" must be an absolute URL`);
+    }
+    const f = definition.finishUrl as unknown;
+    if (!(typeof f === 'string' || f instanceof RegExp || typeof f === 'function')) {
+      bad(`"finishUrl" of auth "${definition.name}" must be a URL prefix, a RegExp or a function`);
+    }
+  } else {
+    bad(
+      `"type" must be 'credentials' or 'recorder', got ${JSON.stringify((definition as { type?: unknown }).type)}`,
+    );
+  }
+  return Object.freeze({ ...definition });
+}
+
+/** Validates the numeric options of an auth or a call; throws `INVALID_OPTIONS` naming the option. */
+export function validateAuthOptions(options: AuthOptions, where: string): void {
+  const positiveInt = ['checkAttempts', 'createAttempts'] as const;
+  const nonNegative = ['checkTimeout', 'createTimeout', 'checkInterval', 'retryDelay'] as const;
+  for (const key of positiveInt) {
+    const v = options[key];
+    if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > 100)) {
+      throw new AuthSessionError(
+        'INVALID_OPTIONS',
+        `${where}: "${key}" must be an integer from 1 to 100, got ${v}`,
+      );
+    }
+  }
+  for (const key of nonNegative) {
+    const v = options[key];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
+      throw new AuthSessionError(
+        'INVALID_OPTIONS',
+        `${where}: "${key}" must be a number of milliseconds ≥ 0, got ${v}`,
+      );
+    }
+  }
+  for (const key of ['checkTimeout', 'createTimeout'] as const) {
+    if (options[key] === 0) {
+      throw new AuthSessionError('INVALID_OPTIONS', `${where}: "${key}" must be greater than 0`);
+    }
+  }
+}
+
+/** The effective options: call overrides, then the auth's, then the defaults. */
+export function resolveAuthOptions(auth: AuthOptions, call: AuthOptions = {}): Required<AuthOptions> {
+  const pick = <K extends keyof AuthOptions>(k: K): Required<AuthOptions>[K] =>
+    (call[k] ?? auth[k] ?? DEFAULT_AUTH_OPTIONS[k]) as Required<AuthOptions>[K];
+  return {
+    checkAttempts: pick('checkAttempts'),
+    createAttempts: pick('createAttempts'),
+    checkTimeout: pick('checkTimeout'),
+    createTimeout: pick('createTimeout'),
+    checkInterval: pick('checkInterval'),
+    retryDelay: pick('retryDelay'),
+  };
+}

@@ -1,0 +1,118 @@
+import pRetry from 'p-retry';
+import { abortError } from '../browser/slots.js';
+import type { Clock } from '../clock.js';
+import { AuthSessionError, type AuthSessionErrorCode } from '../errors.js';
+
+/** Options of {@link runBounded}. */
+export interface BoundedOptions {
+  readonly timeoutMs: number;
+  readonly clock: Clock;
+  /** The caller's signal: aborting it aborts the hook. */
+  readonly signal?: AbortSignal | undefined;
+  /** Name in the timeout message, e.g. `check hook of "crm"`. */
+  readonly what: string;
+  readonly sessionId?: string | undefined;
+}
+
+/**
+ * Runs `fn` with its own AbortSignal, bounded by `timeoutMs` of the injected clock. On timeout the signal
+ * is aborted with `HOOK_TIMEOUT` and the call rejects at once, even if `fn` ignores its signal.
+ */
+export async function runBounded<T>(
+  fn: (signal: AbortSignal) => Promise<T> | T,
+  options: BoundedOptions,
+): Promise<T> {
+  const { clock, timeoutMs, signal: parent } = options;
+  if (parent?.aborted) throw abortError(parent);
+  const controller = new AbortController();
+  let rejectRace: (err: unknown) => void = () => {};
+  const race = new Promise<never>((_, reject) => {
+    rejectRace = reject;
+  });
+  const abort = (err: unknown) => {
+    if (!controller.signal.aborted) controller.abort(err);
+    rejectRace(err);
+  };
+  const onParentAbort = () => abort(abortError(parent));
+  parent?.addEventListener('abort', onParentAbort, { once: true });
+  const timer = clock.setTimeout(
+    () =>
+      abort(
+        new AuthSessionError('HOOK_TIMEOUT', `The ${options.what} did not finish within ${timeoutMs} ms`, {
+          sessionId: options.sessionId,
+        }),
+      ),
+    timeoutMs,
+  );
+  try {
+    return await Promise.race([Promise.resolve().then(() => fn(controller.signal)), race]);
+  } finally {
+    clock.clearTimeout(timer);
+    parent?.removeEventListener('abort', onParentAbort);
+    if (!controller.signal.aborted) controller.abort(new AuthSessionError('ABORTED', 'The hook has ended'));
+  }
+}
+
+/** Options of {@link withAttempts}. */
+export interface AttemptOptions {
+  readonly attempts: number;
+  readonly retryDelay: number;
+  readonly signal?: AbortSignal | undefined;
+  /** Errors for which another attempt is pointless (infrastructure, abort, input timeout…). */
+  readonly isFinal?: (err: AuthSessionError) => boolean;
+  /** Called after each failed attempt. */
+  readonly onFailedAttempt?: (err: AuthSessionError, attempt: number) => void;
+}
+
+/**
+ * Runs `fn` up to `attempts` times with exponential backoff (p-retry). Every failure is normalised to an
+ * AuthSessionError first (`wrapCode` for anything else) so a non-Error throw is a failed attempt too.
+ */
+export async function withAttempts<T>(
+  fn: (attempt: number) => Promise<T>,
+  wrapCode: AuthSessionErrorCode,
+  wrapMessage: string,
+  options: AttemptOptions,
+): Promise<T> {
+  return pRetry(
+    async (attempt) => {
+      try {
+        return await fn(attempt);
+      } catch (err) {
+        throw normalise(err, wrapCode, wrapMessage);
+      }
+    },
+    {
+      retries: options.attempts - 1,
+      minTimeout: options.retryDelay,
+      maxTimeout: Math.max(options.retryDelay, options.retryDelay * 8),
+      factor: 2,
+      randomize: false,
+      signal: options.signal,
+      unref: true,
+      onFailedAttempt: ({ error, attemptNumber }) =>
+        options.onFailedAttempt?.(error as AuthSessionError, attemptNumber),
+      shouldRetry: ({ error }) =>
+        !(error instanceof AuthSessionError && (isAlwaysFinal(error) || options.isFinal?.(error))),
+    },
+  );
+}
+
+function isAlwaysFinal(err: AuthSessionError): boolean {
+  return (
+    err.code === 'ABORTED' ||
+    err.code === 'CLOSED' ||
+    err.code === 'TARGET_UNREACHABLE' ||
+    err.code === 'PROXY_ERROR' ||
+    err.code === 'STORAGE_UNAVAILABLE' ||
+    err.code === 'BROWSER_UNAVAILABLE' ||
+    err.code === 'INPUT_TIMEOUT' ||
+    err.code === 'INPUT_REQUIRED'
+  );
+}
+
+/** Keeps AuthSessionErrors as they are; wraps anything else (including non-Errors) without its message text. */
+export function normalise(err: unknown, code: AuthSessionErrorCode, message: string): AuthSessionError {
+  if (err instanceof AuthSessionError) return err;
+  return new AuthSessionError(code, message, { cause: err });
+}

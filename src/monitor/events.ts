@@ -1,0 +1,104 @@
+import { EventEmitter } from 'node:events';
+import { AuthSessionError, type AuthSessionErrorCode } from '../errors.js';
+import type { SessionState } from '../lifecycle/states.js';
+import type { AuthSessionInfo } from '../session-info.js';
+
+/** An error as events and history show it: code and message only (messages never carry secrets). */
+export interface ErrorSummary {
+  readonly code: AuthSessionErrorCode | 'TASK_ERROR';
+  readonly message: string;
+}
+
+/** Summarises any error for events. A task's own error is shown by its class name only: it is user data. */
+export function summariseError(err: unknown): ErrorSummary {
+  if (err instanceof AuthSessionError) return { code: err.code, message: err.message };
+  const name = err instanceof Error ? err.name : typeof err;
+  return { code: 'TASK_ERROR', message: `The task threw ${name}` };
+}
+
+/** Payloads of every event of `AuthSessionManager`, by name. */
+export interface AuthSessionEvents {
+  /** A session was created and is active. */
+  created: { readonly session: AuthSessionInfo; readonly durationMs: number };
+  /** A session's creation failed. */
+  failed: { readonly session: AuthSessionInfo; readonly error: ErrorSummary; readonly durationMs: number };
+  /** A check ran (`ok` tells the outcome). */
+  checked: {
+    readonly session: AuthSessionInfo;
+    readonly ok: boolean;
+    readonly durationMs: number;
+    readonly error?: ErrorSummary;
+  };
+  /** A session was logged in again with its stored credentials. */
+  refreshed: { readonly session: AuthSessionInfo; readonly durationMs: number };
+  /** A session expired: its login no longer holds and could not be renewed. */
+  expired: { readonly session: AuthSessionInfo; readonly reason: ErrorSummary };
+  /** A session was updated (credentials, labels, proxy, device, new recording or imported state). */
+  updated: { readonly session: AuthSessionInfo };
+  /** A session was deleted. */
+  deleted: { readonly session: AuthSessionInfo };
+  /** A session changed state. */
+  transition: { readonly session: AuthSessionInfo; readonly from: SessionState; readonly to: SessionState };
+  /** A task is about to run. */
+  'run:start': { readonly session: AuthSessionInfo; readonly runId: string };
+  /** A task ended. */
+  'run:end': {
+    readonly session: AuthSessionInfo;
+    readonly runId: string;
+    readonly ok: boolean;
+    readonly durationMs: number;
+    readonly error?: ErrorSummary;
+  };
+  /** Something went wrong that did not fail the call (e.g. saving the state after a successful task). */
+  warning: { readonly session?: AuthSessionInfo; readonly error: ErrorSummary };
+}
+
+/** Name of an event of {@link AuthSessionEvents}. */
+export type AuthSessionEventName = keyof AuthSessionEvents;
+
+/** A listener of event `E`. */
+export type AuthSessionListener<E extends AuthSessionEventName> = (payload: AuthSessionEvents[E]) => void;
+
+/**
+ * The manager's typed event bus. A listener that throws never breaks the lifecycle: the error is
+ * swallowed after being reported on `process.emitWarning`.
+ */
+export class EventBus {
+  readonly #emitter = new EventEmitter({ captureRejections: false });
+
+  constructor() {
+    this.#emitter.setMaxListeners(0);
+  }
+
+  on<E extends AuthSessionEventName>(event: E, listener: AuthSessionListener<E>): void {
+    this.#emitter.on(event, listener as (payload: unknown) => void);
+  }
+
+  off<E extends AuthSessionEventName>(event: E, listener: AuthSessionListener<E>): void {
+    this.#emitter.off(event, listener as (payload: unknown) => void);
+  }
+
+  once<E extends AuthSessionEventName>(event: E, listener: AuthSessionListener<E>): void {
+    this.#emitter.once(event, listener as (payload: unknown) => void);
+  }
+
+  emit<E extends AuthSessionEventName>(event: E, payload: AuthSessionEvents[E]): void {
+    for (const listener of this.#emitter.listeners(event)) {
+      try {
+        (listener as (p: unknown) => void)(payload);
+      } catch (err) {
+        process.emitWarning(
+          `An auth-sessions "${event}" listener threw: ${err instanceof Error ? err.name : typeof err}`,
+        );
+      }
+    }
+  }
+
+  listenerCount(event: AuthSessionEventName): number {
+    return this.#emitter.listenerCount(event);
+  }
+
+  removeAll(): void {
+    this.#emitter.removeAllListeners();
+  }
+}

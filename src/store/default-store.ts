@@ -1,0 +1,59 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import KeyvSqlite from '@keyv/sqlite';
+import Keyv from 'keyv';
+
+/** The folder of the embedded defaults (SQLite file and key file). */
+export const DEFAULT_DATA_DIR = '.auth-sessions';
+
+/** Options of {@link createSqliteStore}. */
+export interface SqliteStoreOptions {
+  /**
+   * Keyv namespace, so several applications can share one file.
+   * @default 'auth-sessions'
+   */
+  readonly namespace?: string;
+  /**
+   * Rows fetched per batch when listing.
+   * @default 500
+   */
+  readonly iterationLimit?: number;
+}
+
+/**
+ * A Keyv store in a SQLite file (created with its folder, mode 0700, when missing). The manager's default
+ * is `./.auth-sessions/sessions.sqlite`.
+ *
+ * @example
+ * ```ts
+ * const manager = new AuthSessionManager({ auths, store: createSqliteStore('./data/sessions.sqlite') });
+ * ```
+ */
+export function createSqliteStore(file: string, options: SqliteStoreOptions = {}): Keyv {
+  const path = resolve(file);
+  mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
+  const adapter = new KeyvSqlite({
+    uri: `sqlite://${path}`,
+    iterationLimit: options.iterationLimit ?? 500,
+    // Concurrent writers (several processes on one file) wait instead of failing at once.
+    busyTimeout: 10_000,
+  });
+  return new Keyv({ store: adapter, namespace: options.namespace ?? 'auth-sessions' });
+}
+
+/**
+ * An in-memory Keyv store: for tests and the REPL. Everything is gone when the process ends.
+ *
+ * @example
+ * ```ts
+ * const manager = new AuthSessionManager({ auths, store: createMemoryStore(), key: process.env.AUTH_SESSIONS_KEY });
+ * ```
+ */
+export function createMemoryStore(): Keyv {
+  return new Keyv({ namespace: 'auth-sessions' });
+}
+
+/** The embedded default store under `dataDir`. */
+export function createDefaultStore(dataDir: string = DEFAULT_DATA_DIR): Keyv {
+  return createSqliteStore(join(dataDir, 'sessions.sqlite'));
+}

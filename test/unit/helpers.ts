@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto';
+import type { Page } from 'playwright-core';
+import { z } from 'zod';
+import {
+  type AuthSessionEventName,
+  type AuthSessionEvents,
+  AuthSessionManager,
+  type AuthSessionManagerOptions,
+  type CheckContext,
+  type CredentialsAuthDefinition,
+  createMemoryStore,
+  defineAuth,
+} from '../../src/index.js';
+import { FakeBrowserProvider, FakeClock, FakeSite } from '../../src/testing/index.js';
+
+export const TEST_KEY = randomBytes(32).toString('base64');
+
+export const credentialsSchema = z.object({ username: z.string().min(1), password: z.string().min(1) });
+
+/** An auth that logs in to a FakeSite through its login form, as a user would write it for Playwright. */
+export type SiteAuthExtra = Partial<Omit<CredentialsAuthDefinition<typeof credentialsSchema>, 'check'>> & {
+  check?: (ctx: CheckContext) => unknown;
+};
+
+export function siteAuth(site: FakeSite, extra: SiteAuthExtra = {}) {
+  return defineAuth({
+    name: 'site',
+    type: 'credentials',
+    credentials: credentialsSchema,
+    retryDelay: 0,
+    async create({ page, credentials }) {
+      await page.goto(`${site.origin}/login`);
+      await page.fill('#username', credentials.username);
+      await page.fill('#password', credentials.password);
+      await page.click('#login');
+      await page.waitForURL(/\/account$/, { timeout: 1000 });
+    },
+    async check({ page }) {
+      await page.goto(`${site.origin}/account`);
+      return (await page.textContent('#user')) !== null;
+    },
+    ...(extra as Partial<CredentialsAuthDefinition<typeof credentialsSchema>>),
+  });
+}
+
+export interface Harness {
+  site: FakeSite;
+  clock: FakeClock;
+  browser: FakeBrowserProvider;
+  manager: AuthSessionManager;
+  events: Array<{ name: AuthSessionEventName; payload: unknown }>;
+  count(name: AuthSessionEventName): number;
+}
+
+/** A manager over a memory store, the fake browser and a fake clock, recording every event. */
+export function harness(
+  options: Partial<AuthSessionManagerOptions> & { auth?: SiteAuthExtra } = {},
+): Harness {
+  const clock = new FakeClock();
+  const site = new FakeSite({ clock, sessionTtlMs: 60 * 60_000 });
+  site.addUser('alice', 'pw-alice-1');
+  const browser = new FakeBrowserProvider({ sites: [site], maxContexts: 64 });
+  const manager = new AuthSessionManager({
+    auths: [siteAuth(site, options.auth)],
+    store: createMemoryStore(),
+    key: TEST_KEY,
+    browser,
+    clock,
+    ...options,
+  });
+  const events: Harness['events'] = [];
+  const names: AuthSessionEventName[] = [
+    'created',
+    'failed',
+    'checked',
+    'refreshed',
+    'expired',
+    'updated',
+    'deleted',
+    'transition',
+    'run:start',
+    'run:end',
+    'warning',
+  ];
+  for (const name of names) {
+    manager.on(name, (payload: AuthSessionEvents[typeof name]) => events.push({ name, payload }));
+  }
+  return {
+    site,
+    clock,
+    browser,
+    manager,
+    events,
+    count: (name) => events.filter((e) => e.name === name).length,
+  };
+}
+
+export async function isLoggedIn(page: Page, site: FakeSite): Promise<boolean> {
+  await page.goto(`${site.origin}/account`);
+  return (await page.textContent('#user')) !== null;
+}
