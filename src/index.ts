@@ -49,3 +49,4 @@ export type { ProxyInput } from './proxy.js';
 export type { AuthSessionInfo } from './session-info.js';
 export { createMemoryStore, createSqliteStore, type SqliteStoreOptions } from './store/default-store.js';
 export type { KeyInput } from './vault/key-source.js';
+// — exports added by feature modules below —

@@ -110,6 +110,7 @@ describe('FakePage', () => {
     await expect(page.fill('#x', 'v', { timeout: 1234 })).rejects.toThrow(
       /^page\.fill: Timeout 1234ms exceeded/,
     );
+    // biome-ignore lint/performance/useDomNodeTextContent: Playwright's page.innerText, not the DOM property
     await expect(page.innerText('#x')).rejects.toMatchObject({ name: 'TimeoutError' });
     await expect(page.waitForSelector('#x', { timeout: 5_000 })).rejects.toMatchObject({
       name: 'TimeoutError',
@@ -128,6 +129,7 @@ describe('FakePage', () => {
     await page.fill('#username', 'alice');
     await page.fill('#password', 'pw-alice');
     await Promise.all([page.waitForURL(/\/account$/), page.click('#login')]);
+    // biome-ignore lint/performance/useDomNodeTextContent: Playwright's locator.innerText, not the DOM property
     expect(await page.locator('#user').innerText()).toBe('alice');
     const [nav] = await Promise.all([page.waitForNavigation(), page.goto(`${site.origin}/`)]);
     expect(nav?.url()).toBe(`${site.origin}/`);
@@ -173,6 +175,7 @@ describe('FakePage', () => {
       ({ key, value }) => {
         localStorage.setItem(key, value);
         sessionStorage.s = 'session';
+        // biome-ignore lint/suspicious/noDocumentCookie: the fake page's document.cookie is what is tested
         document.cookie = 'pref=dark; path=/';
         return {
           local: localStorage.getItem(key),
