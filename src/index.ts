@@ -8,7 +8,7 @@ export type {
   ProxySettings,
 } from './browser/provider.js';
 export { type BrowserState, browserStateSchema } from './browser/state.js';
-export { type Clock, systemClock } from './clock.js';
+export { type Clock, systemClock, type TimerHandle } from './clock.js';
 export {
   type AuthDefinition,
   type AuthOptions,
@@ -48,5 +48,5 @@ export type {
 export type { ProxyInput } from './proxy.js';
 export type { AuthSessionInfo } from './session-info.js';
 export { createMemoryStore, createSqliteStore, type SqliteStoreOptions } from './store/default-store.js';
-export type { KeyInput } from './vault/key-source.js';
+export type { KeyFileInput, KeyInput, KeyringInput, PassphraseKeyInput } from './vault/key-source.js';
 // — exports added by feature modules below —

@@ -1,7 +1,14 @@
 import type { Page } from 'playwright-core';
 import type { FakeSite } from './fake-site.js';
 
-/** Options of {@link fakeSiteAuth}. */
+/**
+ * Options of {@link fakeSiteAuth}.
+ *
+ * @example
+ * ```ts
+ * const hooks = fakeSiteAuth(site, { otp: 'requestInput', timeout: 1_000 });
+ * ```
+ */
 export interface FakeSiteAuthOptions {
   /**
    * Where the one-time code comes from when the site asks for one: `'site'` reads
@@ -18,13 +25,27 @@ export interface FakeSiteAuthOptions {
   readonly timeout?: number;
 }
 
-/** The credentials the {@link fakeSiteAuth} hooks log in with. */
+/**
+ * The credentials the {@link fakeSiteAuth} hooks log in with.
+ *
+ * @example
+ * ```ts
+ * await hooks.create({ page, credentials: { username: 'alice', password: 's3cret' } });
+ * ```
+ */
 export interface FakeSiteCredentials {
   readonly username: string;
   readonly password: string;
 }
 
-/** The part of the library's `create` hook context the {@link fakeSiteAuth} hooks use. */
+/**
+ * The part of the library's `create` hook context the {@link fakeSiteAuth} hooks use.
+ *
+ * @example
+ * ```ts
+ * await hooks.create({ page, credentials, requestInput: async () => site.lastCode('alice') });
+ * ```
+ */
 export interface FakeSiteCreateContext {
   readonly page: Page;
   readonly credentials: FakeSiteCredentials;
@@ -32,13 +53,27 @@ export interface FakeSiteCreateContext {
   readonly signal?: AbortSignal;
 }
 
-/** The part of the library's `check` hook context the {@link fakeSiteAuth} hooks use. */
+/**
+ * The part of the library's `check` hook context the {@link fakeSiteAuth} hooks use.
+ *
+ * @example
+ * ```ts
+ * const ok = await hooks.check({ page });
+ * ```
+ */
 export interface FakeSiteCheckContext {
   readonly page: Page;
   readonly signal?: AbortSignal;
 }
 
-/** The hooks {@link fakeSiteAuth} returns. */
+/**
+ * The hooks {@link fakeSiteAuth} returns.
+ *
+ * @example
+ * ```ts
+ * const { create, check } = fakeSiteAuth(site);
+ * ```
+ */
 export interface FakeSiteAuthHooks {
   /** Logs in through the site's form (and one-time-code step), ending on `/account`; throws when rejected. */
   create(context: FakeSiteCreateContext): Promise<void>;

@@ -22,7 +22,14 @@ import {
   type FakeCookieParam,
 } from './fake-storage.js';
 
-/** Options of {@link FakeBrowserProvider}. */
+/**
+ * Options of {@link FakeBrowserProvider}.
+ *
+ * @example
+ * ```ts
+ * const browser = new FakeBrowserProvider({ sites: [crm, portal], maxContexts: 2, failFastWaits: true });
+ * ```
+ */
 export interface FakeBrowserProviderOptions {
   /** The sites the fake browser can reach, by origin. Any other origin fails with `net::ERR_NAME_NOT_RESOLVED`. */
   readonly sites?: readonly FakeSite[];
@@ -49,7 +56,14 @@ export interface FakeBrowserProviderOptions {
   readonly failFastWaits?: boolean;
 }
 
-/** What the fake recorded of a {@link ContextRequest} (everything but the signal). */
+/**
+ * What the fake recorded of a {@link ContextRequest} (everything but the signal).
+ *
+ * @example
+ * ```ts
+ * expect(browser.lastRequest?.proxy?.server).toBe('http://proxy.test:8080');
+ * ```
+ */
 export interface FakeContextRequestRecord {
   readonly state: BrowserState | undefined;
   readonly proxy: ProxySettings | undefined;
@@ -57,13 +71,27 @@ export interface FakeContextRequestRecord {
   readonly headless: boolean | undefined;
 }
 
-/** Playwright's `storageState()` result (no sessionStorage, as in Playwright). */
+/**
+ * Playwright's `storageState()` result (no sessionStorage, as in Playwright).
+ *
+ * @example
+ * ```ts
+ * const state: FakeStorageState = await fakeContext.storageState();
+ * ```
+ */
 export interface FakeStorageState {
   readonly cookies: StateCookie[];
   readonly origins: BrowserState['origins'];
 }
 
-/** A script recorded by `addInitScript` (the fake does not run it). */
+/**
+ * A script recorded by `addInitScript` (the fake does not run it).
+ *
+ * @example
+ * ```ts
+ * expect(browser.lastContext?.initScripts).toHaveLength(1);
+ * ```
+ */
 export interface FakeInitScript {
   readonly script: unknown;
   readonly arg: unknown;

@@ -39,7 +39,14 @@ export interface FakeDocument {
   readonly root: FakeNode;
 }
 
-/** What {@link h} accepts as a child: a node, a text, or nothing (skipped, for conditional children). */
+/**
+ * What `h()` accepts as a child: a node, a text, or nothing (skipped, for conditional children).
+ *
+ * @example
+ * ```ts
+ * h('p', {}, 'Hello ', user && h('b', {}, user.name));
+ * ```
+ */
 export type FakeChild = FakeNode | string | null | undefined | false;
 
 /**

@@ -45,22 +45,50 @@ export interface FakePageHost {
   pageClosed(page: FakePage): void;
 }
 
-/** Options every action and wait accepts, as in Playwright. */
+/**
+ * Options every action and wait accepts, as in Playwright.
+ *
+ * @example
+ * ```ts
+ * await page.click('#login', { timeout: 2_000 });
+ * ```
+ */
 export interface FakeTimeoutOptions {
   /** Milliseconds; `0` means no timeout. @default the page's default timeout (30 000 ms) */
   readonly timeout?: number;
 }
 
-/** Options of `goto`, as in Playwright (`waitUntil` and `referer` are accepted and ignored). */
+/**
+ * Options of `goto`, as in Playwright (`waitUntil` and `referer` are accepted and ignored).
+ *
+ * @example
+ * ```ts
+ * await page.goto('https://fake-site.test/login', { waitUntil: 'load' });
+ * ```
+ */
 export interface FakeGotoOptions extends FakeTimeoutOptions {
   readonly waitUntil?: 'load' | 'domcontentloaded' | 'networkidle' | 'commit';
   readonly referer?: string;
 }
 
-/** The states `waitForSelector` and `locator.waitFor` wait for. */
+/**
+ * The states `waitForSelector` and `locator.waitFor` wait for.
+ *
+ * @example
+ * ```ts
+ * await page.waitForSelector('#spinner', { state: 'hidden' });
+ * ```
+ */
 export type FakeElementState = 'attached' | 'detached' | 'visible' | 'hidden';
 
-/** What `waitForURL` accepts: a glob string, a RegExp or a predicate on the URL. */
+/**
+ * What `waitForURL` accepts: a glob string, a RegExp or a predicate on the URL.
+ *
+ * @example
+ * ```ts
+ * await page.waitForURL((url) => url.pathname === '/account');
+ * ```
+ */
 export type FakeUrlMatcher = string | RegExp | ((url: URL) => boolean);
 
 /**

@@ -11,8 +11,8 @@ import {
 /*
  * The selector subset the fake page understands, chosen from what login and check hooks use:
  * - CSS: type, `*`, `#id`, `.class`, `[attr]`, `[attr=v]` (also `^=`, `$=`, `*=`, `~=`, `|=` and an `i` flag),
- *   descendant and `>` combinators, selector lists, and the pseudo-classes `:visible`, `:has-text()`, `:text()`,
- *   `:not()`, `:checked`, `:disabled`, `:enabled`, `:first-child`, `:last-child`;
+ *   descendant and `>` combinators, selector lists, and the pseudo-classes `:visible`, `:has-text()`,
+ *   `:text()`, `:text-is()`, `:not()`, `:checked`, `:disabled`, `:enabled`, `:first-child`, `:last-child`;
  * - Playwright engines: `css=`, `text=` (lax, `"quoted"` strict, `/regex/`), `id=`, and `>>` chaining.
  * Anything else throws at once, naming the selector, rather than silently matching nothing.
  */

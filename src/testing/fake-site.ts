@@ -3,7 +3,14 @@ import { type Clock, systemClock } from '../clock.js';
 import { AuthSessionError } from '../errors.js';
 import { type FakeDocument, fakeDocument, h } from './fake-dom.js';
 
-/** Options of {@link FakeSite}. */
+/**
+ * Options of {@link FakeSite}.
+ *
+ * @example
+ * ```ts
+ * const site = new FakeSite({ origin: 'https://crm.test', clock, sessionTtlMs: 15 * 60_000 });
+ * ```
+ */
 export interface FakeSiteOptions {
   /**
    * The origin the site answers on; the fake browser routes every URL of this origin to it.
@@ -29,13 +36,27 @@ export interface FakeSiteOptions {
   readonly rollingCookie?: boolean;
 }
 
-/** Options of {@link FakeSite.addUser}. */
+/**
+ * Options of {@link FakeSite.addUser}.
+ *
+ * @example
+ * ```ts
+ * site.addUser('bob', 'hunter2', { otp: 'code' });
+ * ```
+ */
 export interface FakeUserOptions {
   /** `'code'`: after the password, the site asks for a one-time code, readable with {@link FakeSite.lastCode}. */
   readonly otp?: 'code';
 }
 
-/** Counters of a {@link FakeSite}, for asserting how often the library logged in. */
+/**
+ * Counters of a {@link FakeSite}, for asserting how often the library logged in.
+ *
+ * @example
+ * ```ts
+ * const { logins, failedLogins } = site.counters;
+ * ```
+ */
 export interface FakeSiteCounters {
   /** Successful logins (once per login, after the second factor when there is one). */
   readonly logins: number;
@@ -47,7 +68,14 @@ export interface FakeSiteCounters {
   readonly pageViews: number;
 }
 
-/** A request from the fake browser to a {@link FakeSite}. */
+/**
+ * A request from the fake browser to a {@link FakeSite}.
+ *
+ * @example
+ * ```ts
+ * const req: FakeSiteRequest = { method: 'GET', url: new URL('/account', site.origin), form: {}, cookies: new Map() };
+ * ```
+ */
 export interface FakeSiteRequest {
   readonly method: 'GET' | 'POST';
   readonly url: URL;
@@ -57,7 +85,14 @@ export interface FakeSiteRequest {
   readonly cookies: ReadonlyMap<string, string>;
 }
 
-/** A cookie a {@link FakeSite} sets (the `Set-Cookie` header of the fake). */
+/**
+ * A cookie a {@link FakeSite} sets (the `Set-Cookie` header of the fake).
+ *
+ * @example
+ * ```ts
+ * const cookie: FakeSetCookie = { name: 'sid', value: 'x', expires: -1, path: '/', httpOnly: true, secure: true, sameSite: 'Lax' };
+ * ```
+ */
 export interface FakeSetCookie {
   readonly name: string;
   readonly value: string;
@@ -69,7 +104,15 @@ export interface FakeSetCookie {
   readonly sameSite: 'Strict' | 'Lax' | 'None';
 }
 
-/** The answer of a {@link FakeSite} to a {@link FakeSiteRequest}: a redirect or a page. */
+/**
+ * The answer of a {@link FakeSite} to a {@link FakeSiteRequest}: a redirect or a page.
+ *
+ * @example
+ * ```ts
+ * const res: FakeSiteResponse = site.handle(req);
+ * if (res.location) console.log('redirect to', res.location);
+ * ```
+ */
 export interface FakeSiteResponse {
   readonly status: number;
   /** Redirect target (absolute or relative) for 3xx answers. */

@@ -4,6 +4,11 @@ import type { FakeSetCookie } from './fake-site.js';
 
 /**
  * A cookie as `context.addCookies` takes it (Playwright's shape): either `url`, or `domain` and `path`.
+ *
+ * @example
+ * ```ts
+ * await context.addCookies([{ name: 'consent', value: 'yes', url: 'https://fake-site.test' }]);
+ * ```
  */
 export interface FakeCookieParam {
   readonly name: string;
@@ -19,7 +24,14 @@ export interface FakeCookieParam {
   readonly partitionKey?: string;
 }
 
-/** Filter of `context.clearCookies`, as in Playwright. */
+/**
+ * Filter of `context.clearCookies`, as in Playwright.
+ *
+ * @example
+ * ```ts
+ * await context.clearCookies({ name: 'sid' });
+ * ```
+ */
 export interface FakeClearCookiesFilter {
   readonly name?: string | RegExp;
   readonly domain?: string | RegExp;

@@ -38,6 +38,7 @@ export {
   type FakeElementState,
   FakeFrame,
   type FakeGotoOptions,
+  type FakePageHost,
   FakeKeyboard,
   FakeLocator,
   FakePage,

@@ -85,7 +85,7 @@ export type KeyInput = string | Uint8Array | PassphraseKeyInput | KeyFileInput |
  * ```
  */
 export interface PassphraseKeyInput {
-  /** At least {@link MIN_PASSPHRASE_LENGTH} characters. */
+  /** At least 12 characters. */
   readonly passphrase: string;
   /**
    * Id of the derived key (written in every envelope) and name of its salt record. Give each passphrase of a
