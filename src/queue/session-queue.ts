@@ -1,0 +1,775 @@
+import { inspect } from 'node:util';
+import PQueue from 'p-queue';
+import type { Clock, TimerHandle } from '../clock.js';
+import { validateAuthOptions } from '../define.js';
+import { AuthSessionError } from '../errors.js';
+import type { RunOptions, RunTask } from '../lifecycle/engine.js';
+import type { AuthSessionEvents, EventBus } from '../monitor/events.js';
+import type { AuthSessionInfo } from '../session-info.js';
+import { isGoneError, isHoldError } from './hold.js';
+import { TaskList, type TaskListOptions } from './task-list.js';
+
+/**
+ * Options of `manager.queue(sessionId, options)`. Given again for a queue that exists, they are applied to it.
+ *
+ * @example
+ * ```ts
+ * const queue = manager.queue(sessionId, { concurrency: 2 });
+ * ```
+ */
+export interface SessionQueueOptions {
+  /**
+   * Tasks of this session that run at once (each in its own page of the session's context).
+   * A positive integer, or `Infinity`.
+   * @default 1
+   */
+  readonly concurrency?: number;
+  /**
+   * While the queue waits for its session to be active again, how often (ms) it reads the session from the
+   * store, to notice a session made active by another process (this process's own `update`, `record` and
+   * `importState` resume it at once through events) or deleted elsewhere. `0` turns it off.
+   * @default 30000
+   */
+  readonly recheckIntervalMs?: number;
+}
+
+/**
+ * Options of `queue.add(task, options)`: the options of `manager.run` for this task, plus a cancel signal
+ * and an optional task id.
+ *
+ * @example
+ * ```ts
+ * const controller = new AbortController();
+ * const rows = queue.add(scrape, { signal: controller.signal, id: 'report-2026-01', checkInterval: 60_000 });
+ * ```
+ */
+export interface SessionTaskOptions extends Omit<RunOptions, 'signal'> {
+  /**
+   * Cancels the task: a waiting task leaves the queue, a running one is aborted; its promise rejects with
+   * `ABORTED` either way.
+   */
+  readonly signal?: AbortSignal;
+  /**
+   * The task's id in `tasks()` and `cancel()`; unique among the queue's unfinished tasks.
+   * @default `t1`, `t2`, … in order of adding
+   */
+  readonly id?: string;
+}
+
+/**
+ * One unfinished task of a session queue, as `queue.tasks()` lists it.
+ *
+ * @example
+ * ```ts
+ * for (const t of queue.tasks()) console.log(t.id, t.state, t.addedAt, t.runs);
+ * ```
+ */
+export interface SessionTaskInfo {
+  readonly id: string;
+  /** `running` while `manager.run` works on it; `waiting` otherwise (also after it came back from an expiry). */
+  readonly state: 'waiting' | 'running';
+  /** When it was added (ISO 8601). */
+  readonly addedAt: string;
+  /**
+   * How many times the task function was called. A task that came back because its session expired has
+   * `runs: 0` when it never started (the check failed first), `1` when it started and found itself logged
+   * out (see `AuthSessionInvalidError`).
+   */
+  readonly runs: number;
+}
+
+/**
+ * Why a session queue is paused: `'expired'` (it waits for its session to be active again) or `'manual'`
+ * (`queue.pause()`).
+ *
+ * @example
+ * ```ts
+ * if (queue.pauseReason === 'expired') showBanner(`${queue.size} tasks wait for you to log in again`);
+ * ```
+ */
+export type QueuePauseReason = 'expired' | 'manual';
+
+/**
+ * What a queue needs from its manager (wired by `manager.queue`).
+ *
+ * @example
+ * ```ts
+ * const deps: SessionQueueDeps = { run: (id, task, o) => manager.run(id, task, o), get: (id) => manager.get(id), events, clock, closed };
+ * ```
+ */
+export interface SessionQueueDeps {
+  readonly run: <T>(id: string, task: RunTask<T>, options: RunOptions) => Promise<T>;
+  readonly get: (id: string) => Promise<AuthSessionInfo | undefined>;
+  readonly events: EventBus;
+  readonly clock: Clock;
+  /** Aborted when the manager closes. */
+  readonly closed: AbortSignal;
+}
+
+/**
+ * What the queue registry tells a queue about its session.
+ *
+ * @example
+ * ```ts
+ * queueHooks(queue).expired(event.session);
+ * ```
+ */
+export interface SessionQueueHooks {
+  /** The session expired (or cannot run now): pause and keep every task. */
+  expired(session?: AuthSessionInfo): void;
+  /** The session is active (again): go on. */
+  active(session?: AuthSessionInfo): void;
+  /** The session was deleted: fail the waiting tasks with `SESSION_NOT_FOUND`. */
+  gone(session?: AuthSessionInfo): void;
+  /** The manager closed: fail every unfinished task with `CLOSED`. */
+  closed(): void;
+  /** Applies options given again to `manager.queue`. */
+  configure(options: SessionQueueOptions): void;
+}
+
+interface Entry {
+  readonly id: string;
+  readonly seq: number;
+  readonly task: RunTask<unknown>;
+  readonly runOptions: RunOptions;
+  readonly addedAt: number;
+  state: 'waiting' | 'running';
+  runs: number;
+  /** Aborts the attempt in progress. */
+  attempt: AbortController | undefined;
+  settled: boolean;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  detach: () => void;
+}
+
+const hooksOf = new WeakMap<SessionQueue, SessionQueueHooks>();
+
+/**
+ * The registry's handle on a queue's internals.
+ *
+ * @example
+ * ```ts
+ * queueHooks(queue).active(event.session);
+ * ```
+ */
+export function queueHooks(queue: SessionQueue): SessionQueueHooks {
+  const hooks = hooksOf.get(queue);
+  if (!hooks) throw new AuthSessionError('INVALID_OPTIONS', 'Not a queue made by manager.queue()');
+  return hooks;
+}
+
+const DEFAULT_RECHECK_MS = 30_000;
+
+/**
+ * The task queue of one session (from `manager.queue(sessionId, options)`), on p-queue: tasks run through
+ * `manager.run` with the session, at most `concurrency` at once, in the order they were added.
+ *
+ * When the session expires (an `expired` event, or a task's run failing with `SESSION_EXPIRED`), the queue
+ * pauses and keeps every unfinished task, including the ones that hit the expiry: they go back to the front
+ * of the line, neither failed nor run twice. When the session is active again (`update`, `record`,
+ * `importState` in this process, or a re-read of the store every `recheckIntervalMs` for other processes)
+ * the queue goes on by itself. `queue:paused` and `queue:resumed` events tell how many tasks wait.
+ *
+ * A task whose run throws `SESSION_EXPIRED` did not complete: either it never started (the session was
+ * expired already, or the check before it failed and the refresh failed too), or it started, found itself
+ * logged out and threw `AuthSessionInvalidError`, and the refresh that followed failed. Only in that last
+ * case may it have done something before noticing; it then runs again from the start. Make such tasks
+ * idempotent, or have them check the login before their first side effect.
+ *
+ * Deleting the session fails its waiting tasks with `SESSION_NOT_FOUND` (and emits a `warning`);
+ * `manager.close()` fails every unfinished task with `CLOSED`; any other failure rejects that task's
+ * promise and the queue goes on. `size`, `pending`, `isPaused`, `onIdle()`, `onEmpty()`,
+ * `onSizeLessThan()`, `pause()` and `start()` behave as in p-queue; `clear()` rejects the tasks it removes
+ * with `ABORTED` instead of leaving their promises pending forever.
+ *
+ * @example
+ * ```ts
+ * const queue = manager.queue(session.id, { concurrency: 2 });
+ * manager.on('queue:paused', (e) => notify(e.sessionId, `${e.waiting} tasks wait for you to log in again`));
+ * const results = await Promise.all(urls.map((url) => queue.add(async ({ page }) => {
+ *   await page.goto(url);
+ *   return page.title();
+ * })));
+ * ```
+ */
+export class SessionQueue {
+  /** The session whose tasks this queue runs. */
+  readonly sessionId: string;
+  readonly #d: SessionQueueDeps;
+  readonly #pq: PQueue<TaskList, TaskListOptions>;
+  readonly #list: TaskList;
+  /** Unfinished tasks by id, in order of adding. */
+  readonly #entries = new Map<string, Entry>();
+  readonly #waiters = new Set<{ readonly test: () => boolean; readonly resolve: () => void }>();
+  #seq = 0;
+  #manual = false;
+  #held = false;
+  /** Bumped whenever the session is seen active: an expiry seen by an older attempt is stale. */
+  #epoch = 0;
+  #recheckMs = DEFAULT_RECHECK_MS;
+  #timer: TimerHandle | undefined;
+  #closed = false;
+
+  /** @internal Made by `manager.queue(sessionId)`; one per session id and manager. */
+  constructor(sessionId: string, options: SessionQueueOptions, deps: SessionQueueDeps) {
+    this.sessionId = sessionId;
+    this.#d = deps;
+    let list: TaskList | undefined;
+    class OwnedList extends TaskList {
+      constructor() {
+        super();
+        list = this;
+      }
+    }
+    this.#pq = new PQueue<TaskList, TaskListOptions>({ concurrency: 1, queueClass: OwnedList });
+    this.#list = list!;
+    this.#configure(options);
+    const notify = () => this.#notify();
+    this.#pq.on('next', notify);
+    this.#pq.on('empty', notify);
+    this.#pq.on('idle', notify);
+    hooksOf.set(this, {
+      expired: (session) => this.#hold(session),
+      active: (session) => this.#activate(session),
+      gone: (session) => this.#gone(session),
+      closed: () => this.#shutdown(),
+      configure: (o) => this.#configure(o),
+    });
+  }
+
+  /**
+   * Adds a task; returns its promise (the task's result, or its failure). While the session is expired the
+   * task waits; it is never failed because of the expiry.
+   *
+   * @example
+   * ```ts
+   * const title = await queue.add(async ({ page }) => { await page.goto(url); return page.title(); });
+   * ```
+   */
+  add<T>(task: RunTask<T>, options: SessionTaskOptions = {}): Promise<T> {
+    if (this.#closed || this.#d.closed.aborted) return Promise.reject(closedError(this.sessionId));
+    if (typeof task !== 'function') {
+      return Promise.reject(
+        new AuthSessionError('INVALID_OPTIONS', 'queue.add(task): task must be a function'),
+      );
+    }
+    const { signal, id: givenId, ...runOptions } = options ?? {};
+    try {
+      validateAuthOptions(runOptions, 'queue.add');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const seq = ++this.#seq;
+    const id = givenId ?? `t${seq}`;
+    if (typeof id !== 'string' || id.length === 0 || id.length > 200) {
+      return Promise.reject(
+        new AuthSessionError('INVALID_OPTIONS', 'queue.add: "id" must be a string of 1–200 characters'),
+      );
+    }
+    if (this.#entries.has(id)) {
+      return Promise.reject(
+        new AuthSessionError('INVALID_OPTIONS', `queue.add: a task with id "${id}" is in the queue already`, {
+          sessionId: this.sessionId,
+        }),
+      );
+    }
+    if (signal?.aborted) return Promise.reject(this.#abortedError(id, signal.reason));
+    return new Promise<T>((resolve, reject) => {
+      const entry: Entry = {
+        id,
+        seq,
+        task: task as RunTask<unknown>,
+        runOptions,
+        addedAt: this.#d.clock.now(),
+        state: 'waiting',
+        runs: 0,
+        attempt: undefined,
+        settled: false,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        detach: () => {},
+      };
+      if (signal) {
+        const onAbort = () => this.#cancel(entry, signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+        entry.detach = () => signal.removeEventListener('abort', onAbort);
+      }
+      this.#entries.set(id, entry);
+      this.#enqueue(entry);
+    });
+  }
+
+  /**
+   * Adds several tasks; resolves with all results (rejects with the first failure, as `Promise.all`).
+   *
+   * @example
+   * ```ts
+   * const titles = await queue.addAll(urls.map((url) => async ({ page }) => (await page.goto(url), page.title())));
+   * ```
+   */
+  addAll<T>(tasks: readonly RunTask<T>[], options: Omit<SessionTaskOptions, 'id'> = {}): Promise<T[]> {
+    return Promise.all(tasks.map((task) => this.add(task, options)));
+  }
+
+  /**
+   * Cancels an unfinished task: a waiting one leaves the queue, a running one is aborted. Its promise
+   * rejects with `ABORTED`. False when there is no such unfinished task.
+   *
+   * @example
+   * ```ts
+   * for (const t of queue.tasks()) if (t.state === 'waiting') queue.cancel(t.id);
+   * ```
+   */
+  cancel(taskId: string): boolean {
+    const entry = this.#entries.get(taskId);
+    if (!entry) return false;
+    this.#cancel(entry, undefined);
+    return true;
+  }
+
+  /**
+   * The unfinished tasks: running ones first, then waiting ones in the order they will run.
+   *
+   * @example
+   * ```ts
+   * console.table(queue.tasks());
+   * ```
+   */
+  tasks(): SessionTaskInfo[] {
+    const running = [...this.#entries.values()].filter((e) => e.state === 'running');
+    const waiting = this.#list.ids().flatMap((id) => {
+      const entry = this.#entries.get(id);
+      return entry ? [entry] : [];
+    });
+    return [...running, ...waiting].map((e) => ({
+      id: e.id,
+      state: e.state,
+      addedAt: new Date(e.addedAt).toISOString(),
+      runs: e.runs,
+    }));
+  }
+
+  /**
+   * Tasks waiting to run (p-queue's `size`).
+   * @example
+   * ```ts
+   * console.log(`${queue.size} waiting`);
+   * ```
+   */
+  get size(): number {
+    return this.#pq.size;
+  }
+
+  /**
+   * Tasks running now (p-queue's `pending`).
+   * @example
+   * ```ts
+   * console.log(`${queue.pending} running`);
+   * ```
+   */
+  get pending(): number {
+    return this.#pq.pending;
+  }
+
+  /**
+   * Whether the queue is paused (its session expired, or `pause()`).
+   * @example
+   * ```ts
+   * if (queue.isPaused) console.log(queue.pauseReason);
+   * ```
+   */
+  get isPaused(): boolean {
+    return this.#pq.isPaused;
+  }
+
+  /**
+   * Why the queue is paused, or undefined when it runs. `'expired'` wins over `'manual'`.
+   * @example
+   * ```ts
+   * if (queue.pauseReason === 'expired') askUserToLogIn();
+   * ```
+   */
+  get pauseReason(): QueuePauseReason | undefined {
+    if (this.#held) return 'expired';
+    return this.#manual ? 'manual' : undefined;
+  }
+
+  /**
+   * Tasks run at once; can be changed at any time.
+   * @example
+   * ```ts
+   * queue.concurrency = 4;
+   * ```
+   */
+  get concurrency(): number {
+    return this.#pq.concurrency;
+  }
+
+  set concurrency(value: number) {
+    this.#pq.concurrency = checkConcurrency(value);
+  }
+
+  /**
+   * Holds back tasks that have not started (running ones finish). Emits `queue:paused` (`reason: 'manual'`).
+   *
+   * @example
+   * ```ts
+   * queue.pause();
+   * ```
+   */
+  pause(): void {
+    if (this.#closed) return;
+    const was = this.#pq.isPaused;
+    this.#manual = true;
+    this.#pq.pause();
+    if (!was) this.#emitPaused('manual');
+  }
+
+  /**
+   * Starts (or resumes) running tasks. On a queue paused because its session expired it forces a new try:
+   * the next task runs, and if the session is still expired the queue pauses again at once.
+   *
+   * @example
+   * ```ts
+   * queue.start();
+   * ```
+   */
+  start(): this {
+    if (this.#closed) return this;
+    const was = this.#pq.isPaused;
+    this.#manual = false;
+    this.#held = false;
+    this.#clearTimer();
+    this.#pq.start();
+    if (was)
+      this.#emit('queue:resumed', {
+        sessionId: this.sessionId,
+        waiting: this.#unfinished(),
+        reason: 'manual',
+      });
+    return this;
+  }
+
+  /**
+   * Removes every waiting task; their promises reject with `ABORTED` (p-queue would leave them pending
+   * forever). Running tasks go on.
+   *
+   * @example
+   * ```ts
+   * queue.clear();
+   * ```
+   */
+  clear(): void {
+    for (const id of this.#list.clear()) {
+      const entry = this.#entries.get(id);
+      if (entry) this.#settle(entry, false, this.#abortedError(id, undefined, 'cleared'));
+    }
+    this.#notify();
+  }
+
+  /**
+   * Resolves when no task waits and none runs. While the session is expired, waiting tasks keep it pending
+   * (as a paused p-queue does); deleting the session or closing the manager settles them.
+   *
+   * @example
+   * ```ts
+   * await queue.onIdle();
+   * ```
+   */
+  onIdle(): Promise<void> {
+    return this.#until(() => this.size === 0 && this.pending === 0);
+  }
+
+  /**
+   * Resolves when no task waits (some may still run).
+   * @example
+   * ```ts
+   * await queue.onEmpty();
+   * ```
+   */
+  onEmpty(): Promise<void> {
+    return this.#until(() => this.size === 0);
+  }
+
+  /**
+   * Resolves when fewer than `limit` tasks wait.
+   * @example
+   * ```ts
+   * await queue.onSizeLessThan(100);
+   * queue.add(task);
+   * ```
+   */
+  onSizeLessThan(limit: number): Promise<void> {
+    return this.#until(() => this.size < limit);
+  }
+
+  /** Readable in the REPL. */
+  [inspect.custom](): string {
+    return `SessionQueue ${inspect(this.toJSON())}`;
+  }
+
+  /**
+   * A plain view of the queue.
+   * @example
+   * ```ts
+   * console.log(JSON.stringify(queue));
+   * ```
+   */
+  toJSON(): {
+    sessionId: string;
+    size: number;
+    pending: number;
+    isPaused: boolean;
+    pauseReason?: QueuePauseReason;
+    concurrency: number;
+  } {
+    const reason = this.pauseReason;
+    return {
+      sessionId: this.sessionId,
+      size: this.size,
+      pending: this.pending,
+      isPaused: this.isPaused,
+      ...(reason === undefined ? {} : { pauseReason: reason }),
+      concurrency: this.concurrency,
+    };
+  }
+
+  // ——— internals ———
+
+  #enqueue(entry: Entry): void {
+    entry.state = 'waiting';
+    // #execute never rejects: each task's own promise carries its outcome.
+    this.#pq.add(() => this.#execute(entry), { id: entry.id, seq: entry.seq }).catch(() => {});
+  }
+
+  /** One attempt of a task; never rejects (the task's own promise carries the outcome). */
+  async #execute(entry: Entry): Promise<void> {
+    if (entry.settled) return;
+    entry.state = 'running';
+    const attempt = new AbortController();
+    entry.attempt = attempt;
+    const epoch = this.#epoch;
+    try {
+      const value = await this.#d.run(
+        this.sessionId,
+        (ctx) => {
+          entry.runs++;
+          return entry.task(ctx);
+        },
+        { ...entry.runOptions, signal: attempt.signal },
+      );
+      this.#settle(entry, true, value);
+    } catch (err) {
+      if (entry.settled) return;
+      if (!attempt.signal.aborted && !this.#closed && isHoldError(err, this.sessionId)) {
+        // An expiry seen by an attempt that started before the session was active again is stale.
+        if (epoch === this.#epoch) this.#hold(undefined);
+        this.#enqueue(entry);
+        return;
+      }
+      this.#settle(entry, false, err);
+      if (isGoneError(err, this.sessionId)) this.#gone(undefined);
+    } finally {
+      if (entry.attempt === attempt) entry.attempt = undefined;
+    }
+  }
+
+  #settle(entry: Entry, ok: boolean, outcome: unknown): void {
+    if (entry.settled) return;
+    entry.settled = true;
+    entry.detach();
+    this.#entries.delete(entry.id);
+    if (ok) entry.resolve(outcome);
+    else entry.reject(outcome);
+  }
+
+  #cancel(entry: Entry, reason: unknown): void {
+    if (entry.settled) return;
+    const error = this.#abortedError(entry.id, reason);
+    if (entry.state === 'waiting') this.#list.remove(entry.id);
+    else entry.attempt?.abort(error);
+    this.#settle(entry, false, error);
+    this.#notify();
+  }
+
+  #hold(session: AuthSessionInfo | undefined): void {
+    if (this.#held || this.#closed) return;
+    this.#held = true;
+    this.#pq.pause();
+    this.#scheduleRecheck();
+    this.#emitPaused('expired', session);
+  }
+
+  #activate(session: AuthSessionInfo | undefined): void {
+    this.#epoch++;
+    if (!this.#held || this.#closed) return;
+    this.#held = false;
+    this.#clearTimer();
+    if (this.#manual) return;
+    this.#pq.start();
+    this.#emit('queue:resumed', {
+      sessionId: this.sessionId,
+      ...(session ? { session } : {}),
+      waiting: this.#unfinished(),
+      reason: 'active',
+    });
+  }
+
+  #gone(session: AuthSessionInfo | undefined): void {
+    const dropped = this.#list.clear();
+    for (const id of dropped) {
+      const entry = this.#entries.get(id);
+      if (!entry) continue;
+      const what = entry.runs === 0 ? 'did not run' : 'was not run again';
+      this.#settle(
+        entry,
+        false,
+        new AuthSessionError(
+          'SESSION_NOT_FOUND',
+          `Session "${this.sessionId}" was deleted while task "${id}" waited in its queue; the task ${what}`,
+          { sessionId: this.sessionId },
+        ),
+      );
+    }
+    if (this.#held) {
+      // Nothing is left to wait for: later tasks fail fast instead of waiting forever.
+      this.#held = false;
+      this.#clearTimer();
+      if (!this.#manual && !this.#closed) this.#pq.start();
+    }
+    if (dropped.length > 0) {
+      this.#d.events.emit('warning', {
+        ...(session ? { session } : {}),
+        error: {
+          code: 'SESSION_NOT_FOUND',
+          message: `Session "${this.sessionId}" was deleted: ${dropped.length} waiting task(s) of its queue failed with SESSION_NOT_FOUND`,
+        },
+      });
+    }
+    this.#notify();
+  }
+
+  #shutdown(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#clearTimer();
+    this.#list.clear();
+    for (const entry of [...this.#entries.values()]) {
+      const error = closedError(this.sessionId);
+      entry.attempt?.abort(error);
+      this.#settle(entry, false, error);
+    }
+    this.#notify();
+  }
+
+  #configure(options: SessionQueueOptions): void {
+    if (typeof options !== 'object' || options === null) {
+      throw new AuthSessionError(
+        'INVALID_OPTIONS',
+        'manager.queue(sessionId, options): options must be an object',
+      );
+    }
+    // Validate everything before changing anything.
+    const concurrency = options.concurrency === undefined ? undefined : checkConcurrency(options.concurrency);
+    const recheck = options.recheckIntervalMs;
+    if (recheck !== undefined && (typeof recheck !== 'number' || !Number.isFinite(recheck) || recheck < 0)) {
+      throw new AuthSessionError(
+        'INVALID_OPTIONS',
+        `"recheckIntervalMs" must be a number of milliseconds ≥ 0, got ${recheck}`,
+      );
+    }
+    if (concurrency !== undefined) this.#pq.concurrency = concurrency;
+    if (recheck !== undefined) {
+      this.#recheckMs = recheck;
+      this.#clearTimer();
+      if (this.#held) this.#scheduleRecheck();
+    }
+  }
+
+  #scheduleRecheck(): void {
+    if (this.#recheckMs <= 0 || this.#timer !== undefined || this.#closed) return;
+    this.#timer = this.#d.clock.setTimeout(() => {
+      this.#timer = undefined;
+      void this.#recheck();
+    }, this.#recheckMs);
+  }
+
+  /** Another process may have made the session active (or deleted it): look at the store. */
+  async #recheck(): Promise<void> {
+    if (!this.#held || this.#closed) return;
+    try {
+      const info = await this.#d.get(this.sessionId);
+      if (!this.#held || this.#closed) return;
+      if (info === undefined) return this.#gone(undefined);
+      if (info.state === 'active') return this.#activate(info);
+    } catch {
+      // The store is unreachable: the tasks keep waiting and we look again later.
+    }
+    this.#scheduleRecheck();
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) this.#d.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #unfinished(): number {
+    return this.size + this.pending;
+  }
+
+  #emitPaused(reason: QueuePauseReason, session?: AuthSessionInfo): void {
+    this.#emit('queue:paused', {
+      sessionId: this.sessionId,
+      ...(session ? { session } : {}),
+      waiting: this.#unfinished(),
+      reason,
+    });
+  }
+
+  #emit<E extends 'queue:paused' | 'queue:resumed'>(event: E, payload: AuthSessionEvents[E]): void {
+    this.#d.events.emit(event, payload);
+  }
+
+  #until(test: () => boolean): Promise<void> {
+    if (test()) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.add({ test, resolve }));
+  }
+
+  #notify(): void {
+    for (const waiter of this.#waiters) {
+      if (waiter.test()) {
+        this.#waiters.delete(waiter);
+        waiter.resolve();
+      }
+    }
+  }
+
+  #abortedError(id: string, reason: unknown, how = 'cancelled'): AuthSessionError {
+    return new AuthSessionError(
+      'ABORTED',
+      `Task "${id}" of the queue of session "${this.sessionId}" was ${how}`,
+      {
+        sessionId: this.sessionId,
+        ...(reason === undefined ? {} : { cause: reason }),
+      },
+    );
+  }
+}
+
+function closedError(sessionId: string): AuthSessionError {
+  return new AuthSessionError('CLOSED', 'The manager was closed', { sessionId });
+}
+
+function checkConcurrency(value: unknown): number {
+  if (
+    value === Number.POSITIVE_INFINITY ||
+    (typeof value === 'number' && Number.isInteger(value) && value >= 1)
+  ) {
+    return value as number;
+  }
+  throw new AuthSessionError(
+    'INVALID_OPTIONS',
+    `"concurrency" must be a positive integer or Infinity, got ${value}`,
+  );
+}

@@ -1,0 +1,120 @@
+import type { DeviceProfile } from '../browser/provider.js';
+import type { AuthDefinition } from '../define.js';
+import { AuthSessionError } from '../errors.js';
+import { issuePaths } from '../lifecycle/engine.js';
+import { deviceSchema, type SessionRecord } from '../store/record.js';
+
+// The same rules as the manager's own `create`/`update`, kept here so the recorder does not reach into
+// manager internals.
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/**
+ * Throws `INVALID_OPTIONS` unless `id` is a valid session id.
+ *
+ * @example
+ * ```ts
+ * assertSessionId('acme-portal');
+ * ```
+ */
+export function assertSessionId(id: unknown): asserts id is string {
+  if (typeof id !== 'string' || !ID.test(id)) {
+    throw new AuthSessionError(
+      'INVALID_OPTIONS',
+      '"id" must be 1–128 letters, digits, "_", "." or "-", starting with a letter or digit',
+    );
+  }
+}
+
+/**
+ * Labels as stored: an own-keys object of strings, refusing `__proto__`-style names.
+ *
+ * @example
+ * ```ts
+ * parseSessionLabels({ customer: 'acme' });
+ * ```
+ */
+export function parseSessionLabels(labels: unknown): Record<string, string> {
+  if (labels === undefined) return {};
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
+    throw new AuthSessionError('INVALID_OPTIONS', '"labels" must be an object of string values');
+  }
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(labels)) {
+    if (k === '__proto__' || k === 'constructor' || k === 'prototype' || typeof v !== 'string') {
+      throw new AuthSessionError(
+        'INVALID_OPTIONS',
+        `label "${k}" must be a string value with an ordinary name`,
+      );
+    }
+    out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * A device profile as stored, or undefined for an empty one.
+ *
+ * @example
+ * ```ts
+ * parseSessionDevice({ locale: 'de-DE', timezoneId: 'Europe/Berlin' });
+ * ```
+ */
+export function parseSessionDevice(device: DeviceProfile | undefined): SessionRecord['device'] {
+  if (device === undefined) return undefined;
+  if (typeof device !== 'object' || device === null) {
+    throw new AuthSessionError('INVALID_OPTIONS', '"device" must be an object');
+  }
+  if (Object.keys(device).length === 0) return undefined;
+  const parsed = deviceSchema.safeParse(device);
+  if (!parsed.success) {
+    throw new AuthSessionError('INVALID_OPTIONS', `"device" is invalid at ${issuePaths(parsed.error)}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * Throws `INVALID_OPTIONS` unless `options` is undefined or a plain object.
+ *
+ * @example
+ * ```ts
+ * assertOptionsObject(options, 'record(auth, options)');
+ * ```
+ */
+export function assertOptionsObject(options: unknown, where: string): void {
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+    throw new AuthSessionError('INVALID_OPTIONS', `${where}: options must be an object`);
+  }
+}
+
+/**
+ * Throws `INVALID_OPTIONS` unless `signal` is undefined or an AbortSignal.
+ *
+ * @example
+ * ```ts
+ * assertSignal(options.signal, 'record');
+ * ```
+ */
+export function assertSignal(signal: unknown, where: string): void {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new AuthSessionError('INVALID_OPTIONS', `${where}: "signal" must be an AbortSignal`);
+  }
+}
+
+/**
+ * An existing record may be recorded again, or receive an imported state, only by its own auth.
+ *
+ * @example
+ * ```ts
+ * assertSameAuth(existing, auth);
+ * ```
+ */
+export function assertSameAuth(existing: SessionRecord, auth: AuthDefinition): void {
+  if (existing.auth !== auth.name || existing.type !== auth.type) {
+    throw new AuthSessionError(
+      'SESSION_EXISTS',
+      `A session with id "${existing.id}" exists already for auth "${existing.auth}" (${existing.type}); pick another id`,
+      { sessionId: existing.id },
+    );
+  }
+}
