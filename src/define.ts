@@ -78,6 +78,12 @@ export interface AuthOptions {
    * @default 500
    */
   readonly retryDelay?: number;
+  /**
+   * Milliseconds each `requestInput` of a login waits for its answer before `INPUT_TIMEOUT`. Time spent
+   * waiting for input does not count against `createTimeout`.
+   * @default 300000
+   */
+  readonly inputTimeout?: number;
 }
 
 /** Defaults of {@link AuthOptions}. */
@@ -88,6 +94,7 @@ export const DEFAULT_AUTH_OPTIONS: Required<AuthOptions> = {
   createTimeout: 120_000,
   checkInterval: 0,
   retryDelay: 500,
+  inputTimeout: 300_000,
 };
 
 interface AuthDefinitionBase extends AuthOptions {
@@ -204,7 +211,7 @@ export function defineAuth(definition: AuthDefinition): AuthDefinition {
 /** Validates the numeric options of an auth or a call; throws `INVALID_OPTIONS` naming the option. */
 export function validateAuthOptions(options: AuthOptions, where: string): void {
   const positiveInt = ['checkAttempts', 'createAttempts'] as const;
-  const nonNegative = ['checkTimeout', 'createTimeout', 'checkInterval', 'retryDelay'] as const;
+  const nonNegative = ['checkTimeout', 'createTimeout', 'checkInterval', 'retryDelay', 'inputTimeout'] as const;
   for (const key of positiveInt) {
     const v = options[key];
     if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > 100)) {
@@ -223,7 +230,7 @@ export function validateAuthOptions(options: AuthOptions, where: string): void {
       );
     }
   }
-  for (const key of ['checkTimeout', 'createTimeout'] as const) {
+  for (const key of ['checkTimeout', 'createTimeout', 'inputTimeout'] as const) {
     if (options[key] === 0) {
       throw new AuthSessionError('INVALID_OPTIONS', `${where}: "${key}" must be greater than 0`);
     }
@@ -241,5 +248,6 @@ export function resolveAuthOptions(auth: AuthOptions, call: AuthOptions = {}): R
     createTimeout: pick('createTimeout'),
     checkInterval: pick('checkInterval'),
     retryDelay: pick('retryDelay'),
+    inputTimeout: pick('inputTimeout'),
   };
 }

@@ -1,6 +1,6 @@
 import pRetry from 'p-retry';
 import { abortError } from '../browser/slots.js';
-import type { Clock } from '../clock.js';
+import type { Clock, TimerHandle } from '../clock.js';
 import { AuthSessionError, type AuthSessionErrorCode } from '../errors.js';
 
 /** Options of {@link runBounded}. */
@@ -15,11 +15,21 @@ export interface BoundedOptions {
 }
 
 /**
+ * Lets a hook stop its own timeout clock while it waits for something that is not its work (an answer to
+ * `requestInput`): the time paused never counts against the hook's timeout.
+ */
+export interface HookTimer {
+  /** Stops the timeout clock until the returned function is called (idempotent; pauses nest). */
+  pause(): () => void;
+}
+
+/**
  * Runs `fn` with its own AbortSignal, bounded by `timeoutMs` of the injected clock. On timeout the signal
- * is aborted with `HOOK_TIMEOUT` and the call rejects at once, even if `fn` ignores its signal.
+ * is aborted with `HOOK_TIMEOUT` and the call rejects at once, even if `fn` ignores its signal. `fn` also
+ * gets a {@link HookTimer} to pause the timeout while it waits for input.
  */
 export async function runBounded<T>(
-  fn: (signal: AbortSignal) => Promise<T> | T,
+  fn: (signal: AbortSignal, timer: HookTimer) => Promise<T> | T,
   options: BoundedOptions,
 ): Promise<T> {
   const { clock, timeoutMs, signal: parent } = options;
@@ -35,19 +45,39 @@ export async function runBounded<T>(
   };
   const onParentAbort = () => abort(abortError(parent));
   parent?.addEventListener('abort', onParentAbort, { once: true });
-  const timer = clock.setTimeout(
-    () =>
-      abort(
-        new AuthSessionError('HOOK_TIMEOUT', `The ${options.what} did not finish within ${timeoutMs} ms`, {
-          sessionId: options.sessionId,
-        }),
-      ),
-    timeoutMs,
-  );
+  const onTimeout = () =>
+    abort(
+      new AuthSessionError('HOOK_TIMEOUT', `The ${options.what} did not finish within ${timeoutMs} ms`, {
+        sessionId: options.sessionId,
+      }),
+    );
+  let deadline = clock.now() + timeoutMs;
+  let timer: TimerHandle | undefined = clock.setTimeout(onTimeout, timeoutMs);
+  let pauses = 0;
+  let remaining = timeoutMs;
+  let finished = false;
+  const hookTimer: HookTimer = {
+    pause() {
+      if (pauses++ === 0 && timer !== undefined) {
+        clock.clearTimeout(timer);
+        timer = undefined;
+        remaining = Math.max(0, deadline - clock.now());
+      }
+      let resumed = false;
+      return () => {
+        if (resumed) return;
+        resumed = true;
+        if (--pauses > 0 || finished || controller.signal.aborted) return;
+        deadline = clock.now() + remaining;
+        timer = clock.setTimeout(onTimeout, remaining);
+      };
+    },
+  };
   try {
-    return await Promise.race([Promise.resolve().then(() => fn(controller.signal)), race]);
+    return await Promise.race([Promise.resolve().then(() => fn(controller.signal, hookTimer)), race]);
   } finally {
-    clock.clearTimeout(timer);
+    finished = true;
+    if (timer !== undefined) clock.clearTimeout(timer);
     parent?.removeEventListener('abort', onParentAbort);
     if (!controller.signal.aborted) controller.abort(new AuthSessionError('ABORTED', 'The hook has ended'));
   }

@@ -16,10 +16,18 @@ export function summariseError(err: unknown): ErrorSummary {
   return { code: 'TASK_ERROR', message: `The task threw ${name}` };
 }
 
+/** What made or changed a session, in `created` and `updated` events. */
+export type SessionChangeVia = 'create' | 'update' | 'record' | 'import';
+
 /** Payloads of every event of `AuthSessionManager`, by name. */
 export interface AuthSessionEvents {
   /** A session was created and is active. */
-  created: { readonly session: AuthSessionInfo; readonly durationMs: number };
+  created: {
+    readonly session: AuthSessionInfo;
+    readonly durationMs: number;
+    /** How: `create`, `record` or `import` (history shows it; absent → `create`, or `record` for recorder auths). */
+    readonly via?: SessionChangeVia;
+  };
   /** A session's creation failed. */
   failed: { readonly session: AuthSessionInfo; readonly error: ErrorSummary; readonly durationMs: number };
   /** A check ran (`ok` tells the outcome). */
@@ -34,7 +42,13 @@ export interface AuthSessionEvents {
   /** A session expired: its login no longer holds and could not be renewed. */
   expired: { readonly session: AuthSessionInfo; readonly reason: ErrorSummary };
   /** A session was updated (credentials, labels, proxy, device, new recording or imported state). */
-  updated: { readonly session: AuthSessionInfo };
+  updated: {
+    readonly session: AuthSessionInfo;
+    /** How long a new login took, when the update logged in again. */
+    readonly durationMs?: number;
+    /** How: `update`, `record` (a new recording) or `import` (absent → `update`). */
+    readonly via?: SessionChangeVia;
+  };
   /** A session was deleted. */
   deleted: { readonly session: AuthSessionInfo };
   /** A session changed state. */
@@ -48,6 +62,46 @@ export interface AuthSessionEvents {
     readonly ok: boolean;
     readonly durationMs: number;
     readonly error?: ErrorSummary;
+  };
+  /**
+   * A login asks for input (a one-time code, a choice…): answer it with `manager.resume(operationId, …)`
+   * or through the call's `onInput`. Kind and message only, never an answer.
+   */
+  'input:requested': {
+    readonly session: AuthSessionInfo;
+    readonly request: {
+      readonly id: string;
+      readonly kind: string;
+      readonly message: string;
+      readonly choices?: readonly string[];
+    };
+    readonly operationId?: string;
+  };
+  /** The input a login asked for was given (the answer itself never appears in an event). */
+  'input:answered': {
+    readonly session: AuthSessionInfo;
+    readonly requestId: string;
+    readonly kind: string;
+    readonly operationId?: string;
+  };
+  /**
+   * A session's queue (`manager.queue`) paused: its session expired (`reason: 'expired'`, work waits for
+   * the session to be active again) or `queue.pause()` was called (`'manual'`). `waiting` counts the tasks not
+   * finished yet (waiting, plus running ones), e.g. "12 tasks wait for you to log in again".
+   */
+  'queue:paused': {
+    readonly sessionId: string;
+    /** The session, when the pause came with it (on expiry). */
+    readonly session?: AuthSessionInfo;
+    readonly waiting: number;
+    readonly reason: 'expired' | 'manual';
+  };
+  /** A paused session queue goes on: its session is active again (`'active'`) or `queue.start()` was called. */
+  'queue:resumed': {
+    readonly sessionId: string;
+    readonly session?: AuthSessionInfo;
+    readonly waiting: number;
+    readonly reason: 'active' | 'manual';
   };
   /** Something went wrong that did not fail the call (e.g. saving the state after a successful task). */
   warning: { readonly session?: AuthSessionInfo; readonly error: ErrorSummary };
