@@ -352,6 +352,8 @@ class ChromiumLease implements ContextLease {
   readonly #pages = new Set<Page>();
   #finished = false;
   #closing: Promise<void> | undefined;
+  /** Aborted when the context is gone: Playwright's `newPage` never settles if its context closes meanwhile. */
+  readonly #ended = new AbortController();
 
   constructor(context: BrowserContext, release: () => void, hooks: LeaseHooks) {
     this.context = context;
@@ -364,7 +366,10 @@ class ChromiumLease implements ContextLease {
 
   async newPage(): Promise<Page> {
     this.#assertOpen();
-    return withTimeout(this.context.newPage(), OPERATION_TIMEOUT_MS, 'Chromium did not open a page in time');
+    return raceAbort(
+      withTimeout(this.context.newPage(), OPERATION_TIMEOUT_MS, 'Chromium did not open a page in time'),
+      this.#ended.signal,
+    );
   }
 
   async captureState(): Promise<BrowserState> {
@@ -417,6 +422,7 @@ class ChromiumLease implements ContextLease {
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
+    this.#ended.abort(new AuthSessionError('CLOSED', 'This browser context was closed'));
     for (const page of this.#pages) this.#hooks.pages.delete(page);
     this.#pages.clear();
     this.#hooks.onFinish(this);
