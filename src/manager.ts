@@ -4,6 +4,17 @@ import { inspect } from 'node:util';
 import type Keyv from 'keyv';
 import { ChromiumProvider } from './browser/chromium.js';
 import type { BrowserProvider, DeviceProfile } from './browser/provider.js';
+import type { BrowserState } from './browser/state.js';
+import type { WarmContextsInput } from './browser/warm-pool.js';
+import {
+  type AuthOperation,
+  ChallengeOperations,
+  type OperationViewOptions,
+  type OperationWaitOptions,
+  type ResumeOptions,
+  type StartCreateOptions,
+  type StartUpdateOptions,
+} from './challenges/operations.js';
 import { totpFactory } from './challenges/totp.js';
 import { type Clock, systemClock } from './clock.js';
 import {
@@ -13,6 +24,7 @@ import {
   resolveAuthOptions,
   validateAuthOptions,
 } from './define.js';
+import { chooseDevice } from './device.js';
 import { AuthSessionError } from './errors.js';
 import { SessionCodec } from './lifecycle/codec.js';
 import {
@@ -25,13 +37,25 @@ import {
 } from './lifecycle/engine.js';
 import type { SessionState } from './lifecycle/states.js';
 import { type AuthSessionLock, LocalLock } from './lock/lock.js';
+import { type AuthDescription, describeAuth } from './monitor/describe-auth.js';
 import {
   type AuthSessionEventName,
   type AuthSessionListener,
   EventBus,
   summariseError,
 } from './monitor/events.js';
+import type { HistoryEntry, HistoryOptions } from './monitor/history.js';
+import { Monitor, type MonitorOptions } from './monitor/monitor.js';
+import type { AuthSessionStats, StatsOptions } from './monitor/stats.js';
 import { type ProxyInput, parseProxy } from './proxy.js';
+import { SessionQueues } from './queue/registry.js';
+import type { SessionQueue, SessionQueueOptions } from './queue/session-queue.js';
+import { type RecordOptions, recordSession } from './recorder/record.js';
+import {
+  exportSessionState,
+  type ImportStateOptions,
+  importSessionState,
+} from './recorder/state-transfer.js';
 import { type AuthSessionInfo, toInfo } from './session-info.js';
 import { createDefaultStore, DEFAULT_DATA_DIR } from './store/default-store.js';
 import { deviceSchema, type SessionRecord } from './store/record.js';
@@ -40,7 +64,7 @@ import { type KeyInput, resolveKeyring } from './vault/key-source.js';
 import type { Keyring } from './vault/keyring.js';
 
 /** Options of {@link AuthSessionManager}. */
-export interface AuthSessionManagerOptions {
+export interface AuthSessionManagerOptions extends MonitorOptions {
   /** The auth definitions this manager serves (from `defineAuth`). */
   readonly auths: readonly AuthDefinition[];
   /**
@@ -90,6 +114,15 @@ export interface AuthSessionManagerOptions {
   readonly idGenerator?: () => string;
   /** Where one-time notices go (e.g. "created a key file"). @default process.emitWarning */
   readonly onNotice?: (message: string) => void;
+  /**
+   * Keep a logged-in browser context open per active session between runs, so a run only opens a page:
+   * `true` for the defaults (`{ max: 4, idleMs: 30000, pagesPerContext: 4 }`), a number for `max`, or
+   * options. Together with `checkInterval` this is the main performance lever. Warm contexts are closed when
+   * idle, when their session changes (refresh, update, expiry, deletion), when a browser slot is wanted, and
+   * by `close()`.
+   * @default false (every run opens and closes its own context)
+   */
+  readonly warmContexts?: WarmContextsInput;
 }
 
 /** What `create` takes. */
@@ -166,6 +199,7 @@ export class AuthSessionManager {
   #codec: Promise<SessionCodec> | undefined;
   #closing: Promise<void> | undefined;
   readonly #options: AuthSessionManagerOptions;
+  readonly #monitor: Monitor;
 
   constructor(options: AuthSessionManagerOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -197,6 +231,13 @@ export class AuthSessionManager {
       }
     }
     this.#clock = options.clock ?? systemClock;
+    // Made (and its options checked) before the store, which it reads lazily for history and stats.
+    this.#monitor = new Monitor(options, {
+      events: this.#events,
+      store: () => this.#store,
+      clock: this.#clock,
+      closed: this.#close.signal,
+    });
     // Every call in flight listens to the close signal; thousands at once are normal.
     setMaxListeners(0, this.#close.signal);
     this.#ownsStore = options.store === undefined;
@@ -222,6 +263,7 @@ export class AuthSessionManager {
       closed: this.#close.signal,
       lockLeaseMs: options.lockLeaseMs ?? 120_000,
       lockWaitMs: options.lockWaitMs ?? 180_000,
+      warmContexts: options.warmContexts,
     });
   }
 
@@ -255,7 +297,8 @@ export class AuthSessionManager {
     assertId(id);
     const labels = parseLabels(options.labels);
     const proxy = options.proxy === undefined ? undefined : parseProxy(options.proxy);
-    const device = parseDevice({ ...auth.device, ...options.device });
+    // Generated once (seeded by the id) under the auth's and the caller's fields; the login context uses it.
+    const device = await chooseDevice(id, this.#getBrowser(), auth.device, options.device);
     const codec = await this.#getCodec();
     const existing = await this.#store.read(id);
     if (existing && existing.state !== 'failed') {
@@ -447,11 +490,251 @@ export class AuthSessionManager {
 
   // @recorder-methods (record, exportState, importState: issue "Recorder-based auth sessions")
 
+  /**
+   * Records a login performed by a person (recorder-based auths): opens a browser (with a window unless
+   * `headless: true`) at the auth's `startUrl`, hands the page to `onPage`, waits until any of its pages
+   * reaches `finishUrl`, captures the full state, runs `check` and stores the session as `active`. Never
+   * stores credentials. Recording an existing id again keeps its id, labels and waiting work. On failure
+   * nothing is left behind (`RECORDER_CLOSED`, `RECORDER_TIMEOUT`, `CREATE_FAILED`, …).
+   *
+   * @example
+   * ```ts
+   * const session = await manager.record('portal', { labels: { customer: 'acme' } });
+   * ```
+   */
+  async record(authName: string, options: RecordOptions = {}): Promise<AuthSessionInfo> {
+    this.#assertOpen();
+    return recordSession(this.#lifecycle, authName, options);
+  }
+
+  /**
+   * The session's browser state, decrypted, as Playwright storageState JSON (`{ cookies, origins }`) plus
+   * `sessionStorage`. It is a secret that lets anyone act as the user: never log or commit it.
+   *
+   * @example
+   * ```ts
+   * await writeFile('state.json', JSON.stringify(await manager.exportState(id)), { mode: 0o600 });
+   * ```
+   */
+  async exportState(id: string): Promise<BrowserState> {
+    this.#assertOpen();
+    return exportSessionState(this.#lifecycle, id);
+  }
+
+  /**
+   * Stores a browser state made elsewhere (Playwright storageState object or JSON text, e.g. from
+   * `playwright codegen --save-storage`) as an `active` session, after validating it and running `check`
+   * with it (unless `check: false`). Credentials-based auths need `credentials` for a new session.
+   *
+   * @example
+   * ```ts
+   * const session = await manager.importState('portal', await readFile('state.json', 'utf8'));
+   * ```
+   */
+  async importState(
+    authName: string,
+    state: BrowserState | string,
+    options: ImportStateOptions = {},
+  ): Promise<AuthSessionInfo> {
+    this.#assertOpen();
+    return importSessionState(this.#lifecycle, authName, state, options);
+  }
+
   // @challenge-methods (startCreate, startUpdate, operation, resume, result, cancel: issue "Challenges")
 
+  #challenges: ChallengeOperations | undefined;
+
+  #operations(): ChallengeOperations {
+    this.#challenges ??= new ChallengeOperations({
+      store: this.#store,
+      clock: this.#clock,
+      events: this.#events,
+      closed: this.#close.signal,
+      codec: () => this.#getCodec(),
+      auth: (name) => this.#auth(name),
+      newId: this.#newId,
+      create: (auth, options) => this.create(auth, options),
+      update: (id, options) => this.update(id, options),
+    });
+    return this.#challenges;
+  }
+
+  /**
+   * Starts creating a session in the background and returns the operation at once. When the login asks for
+   * input (a one-time code…), the operation turns `waiting_for_input` with its `request`; answer it with
+   * {@link AuthSessionManager.resume} (from this or any process sharing the store and key) and get the
+   * session with {@link AuthSessionManager.result}.
+   *
+   * @example
+   * ```ts
+   * const op = await manager.startCreate('crm', { credentials });
+   * const waiting = await manager.operation(op.id, { wait: true });
+   * if (waiting?.status === 'waiting_for_input') await manager.resume(op.id, await askTheUser(waiting.request));
+   * const session = await manager.result(op.id);
+   * ```
+   */
+  async startCreate(authName: string, options: StartCreateOptions): Promise<AuthOperation> {
+    this.#assertOpen();
+    return this.#operations().startCreate(authName, options);
+  }
+
+  /**
+   * Like {@link AuthSessionManager.update} (new credentials log in again), in the background: returns the
+   * operation at once. If the login fails or is canceled, the session is left exactly as it was.
+   *
+   * @example
+   * ```ts
+   * const op = await manager.startUpdate(id, { credentials: { username: 'ann', password: 'new' } });
+   * ```
+   */
+  async startUpdate(id: string, options: StartUpdateOptions): Promise<AuthOperation> {
+    this.#assertOpen();
+    return this.#operations().startUpdate(id, options);
+  }
+
+  /**
+   * The operation as stored now (any process), or undefined when unknown. With `{ wait: true }` it first
+   * waits (bounded) while the operation is `running`, until it asks for input or ends.
+   *
+   * @example
+   * ```ts
+   * const op = await manager.operation(operationId, { wait: true, timeoutMs: 30_000 });
+   * ```
+   */
+  async operation(operationId: string, options?: OperationViewOptions): Promise<AuthOperation | undefined> {
+    this.#assertOpen();
+    return this.#operations().operation(operationId, options);
+  }
+
+  /**
+   * Answers the request an operation waits for. Works from any process sharing the store and the key: the
+   * answer travels sealed through the store and is deleted as soon as the login takes it.
+   *
+   * @example
+   * ```ts
+   * await manager.resume(operationId, '123456', { requestId: op.request?.id });
+   * ```
+   */
+  async resume(operationId: string, input: string, options?: ResumeOptions): Promise<void> {
+    this.#assertOpen();
+    return this.#operations().resume(operationId, input, options);
+  }
+
+  /**
+   * Waits for an operation to end and returns its session, or throws its failure (`INPUT_TIMEOUT`,
+   * `CREATE_FAILED`, `ABORTED` when canceled…). Works from any process sharing the store.
+   *
+   * @example
+   * ```ts
+   * const session = await manager.result(operationId, { timeoutMs: 10 * 60_000 });
+   * ```
+   */
+  async result(operationId: string, options?: OperationWaitOptions): Promise<AuthSessionInfo> {
+    this.#assertOpen();
+    return this.#operations().result(operationId, options);
+  }
+
+  /**
+   * Cancels an operation (from any process): the login stops, its browser context is closed, a session
+   * being created is deleted and one being updated is restored. Resolves with the operation once stopped.
+   *
+   * @example
+   * ```ts
+   * const op = await manager.cancel(operationId); // op.status === 'canceled'
+   * ```
+   */
+  async cancel(operationId: string, options?: OperationWaitOptions): Promise<AuthOperation> {
+    this.#assertOpen();
+    return this.#operations().cancel(operationId, options);
+  }
+
   // @queue-methods (queue: issue "Jobs and queues")
+  #queues: SessionQueues | undefined;
+
+  /**
+   * The task queue of a session: tasks run through `run` with per-session `concurrency` (default 1). When
+   * the session expires the queue pauses and keeps every unfinished task; when it is active again it goes
+   * on by itself. One queue per session id: a later call returns the same queue, with any options given
+   * applied to it. See {@link SessionQueue}.
+   *
+   * @example
+   * ```ts
+   * const queue = manager.queue(session.id, { concurrency: 2 });
+   * const title = await queue.add(async ({ page }) => { await page.goto(url); return page.title(); });
+   * ```
+   */
+  queue(sessionId: string, options?: SessionQueueOptions): SessionQueue {
+    this.#assertOpen();
+    this.#queues ??= new SessionQueues({
+      run: (id, task, runOptions) => this.run(id, task, runOptions),
+      get: (id) => this.get(id),
+      events: this.#events,
+      clock: this.#clock,
+      closed: this.#close.signal,
+    });
+    return this.#queues.get(sessionId, options);
+  }
 
   // @monitor-methods (history, stats: issue "Monitoring and management")
+
+  /**
+   * The session's recent history, oldest first: creations, checks, refreshes, runs, expiry, updates… with
+   * outcome, duration and error code (the last `historySize` entries, default 50). Kept in the store, so
+   * every process sharing it sees it; entries are written in the background, a fraction of a second after
+   * they happen. `[]` for an unknown session.
+   *
+   * @example
+   * ```ts
+   * for (const e of await manager.history(id, { limit: 10 })) console.log(e.at, e.kind, e.outcome, e.error?.code);
+   * ```
+   */
+  async history(id: string, options: HistoryOptions = {}): Promise<HistoryEntry[]> {
+    this.#assertOpen();
+    return this.#monitor.history(id, options);
+  }
+
+  /**
+   * Sessions in the store by state (one streaming pass; skip it with `{ sessions: false }`), and what this
+   * manager did since it started: runs, checks, refreshes, creations, failures, with p50/p95 durations.
+   *
+   * @example
+   * ```ts
+   * const { sessions, runs, refreshes } = await manager.stats();
+   * console.log(sessions?.byState.expired, runs.durationMs.p95, refreshes.failed);
+   * ```
+   */
+  async stats(options: StatsOptions = {}): Promise<AuthSessionStats> {
+    this.#assertOpen();
+    return this.#monitor.stats(options);
+  }
+
+  /**
+   * Writes the history entries buffered so far to the store and resolves when they are there (a short-lived
+   * process, like a CLI, calls it before `close()`).
+   *
+   * @example
+   * ```ts
+   * await manager.validate(id);
+   * await manager.flushHistory();
+   * await manager.close();
+   * ```
+   */
+  flushHistory(): Promise<void> {
+    return this.#monitor.flush();
+  }
+
+  /**
+   * What an auth is (name, type, credential fields or start URL), without its hooks: for prompts and tools.
+   * Throws `UNKNOWN_AUTH` for a name this manager does not serve.
+   *
+   * @example
+   * ```ts
+   * manager.describeAuth('crm').credentialFields?.map((f) => f.name); // ['username', 'password']
+   * ```
+   */
+  describeAuth(name: string): AuthDescription {
+    return describeAuth(this.#auth(name));
+  }
 
   /** Listens to an event. */
   on<E extends AuthSessionEventName>(event: E, listener: AuthSessionListener<E>): this {
@@ -478,8 +761,10 @@ export class AuthSessionManager {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#close.abort(new AuthSessionError('CLOSED', 'The manager was closed'));
+      // History is written in the background; what is buffered goes out before the store is let go.
+      await this.#monitor.flush().catch(() => {});
       this.#store.detach();
-      const tasks: Promise<unknown>[] = [];
+      const tasks: Promise<unknown>[] = [this.#lifecycle.closeWarmContexts()];
       if (this.#ownsBrowser && this.#browser) tasks.push(this.#browser.close());
       if (this.#ownsStore) tasks.push(this.#keyv.disconnect());
       await Promise.allSettled(tasks);
@@ -534,11 +819,11 @@ export class AuthSessionManager {
         },
         this.#clock.now(),
       );
-      await this.#lifecycle.save(pending, active, { revision: pending.revision });
+      const saved = await this.#lifecycle.save(pending, active, { revision: pending.revision });
       const durationMs = this.#clock.now() - started;
-      if (event === 'created') this.#events.emit('created', { session: toInfo(active), durationMs });
-      else this.#events.emit('updated', { session: toInfo(active) });
-      return toInfo(active);
+      if (event === 'created') this.#events.emit('created', { session: toInfo(saved), durationMs });
+      else this.#events.emit('updated', { session: toInfo(saved), durationMs });
+      return toInfo(saved);
     } catch (err) {
       const error =
         err instanceof AuthSessionError

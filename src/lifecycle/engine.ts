@@ -1,8 +1,18 @@
+import { randomUUID } from 'node:crypto';
 import type { BrowserContext, Page } from 'playwright-core';
 import { toInfrastructureError } from '../browser/network-errors.js';
 import type { BrowserProvider, ContextLease, DeviceProfile } from '../browser/provider.js';
 import { abortError } from '../browser/slots.js';
-import { type BrowserState, stateFingerprint } from '../browser/state.js';
+import type { BrowserState } from '../browser/state.js';
+import { resolveWarmContexts, type WarmContextsInput, WarmLease, WarmPool } from '../browser/warm-pool.js';
+import {
+  assertValidAnswer,
+  clearInputRequest,
+  type PendingInputRequest,
+  parseInputRequest,
+  resolveInputTimeout,
+  showInputRequest,
+} from '../challenges/input.js';
 import type { Clock } from '../clock.js';
 import {
   type AuthDefinition,
@@ -15,13 +25,13 @@ import {
 import { AuthSessionError, AuthSessionInvalidError } from '../errors.js';
 import type { AuthSessionLock } from '../lock/lock.js';
 import { type EventBus, summariseError } from '../monitor/events.js';
-import { resolveProxy } from '../proxy.js';
+import { resolveProxy, watchProxyAuth } from '../proxy.js';
 import { type AuthSessionInfo, toInfo } from '../session-info.js';
 import type { SessionRecord } from '../store/record.js';
 import type { SessionStore } from '../store/session-store.js';
 import type { SessionCodec } from './codec.js';
-import { normalise, runBounded, withAttempts } from './hooks.js';
-import { assertTransition, type SessionState } from './states.js';
+import { type HookTimer, normalise, runBounded, withAttempts } from './hooks.js';
+import { assertTransition } from './states.js';
 
 /** What a task passed to `manager.run` receives. */
 export interface RunContext {
@@ -60,6 +70,10 @@ export interface LoginExtras {
   readonly onInput?: InputHandler | undefined;
   /** Aborts the login. */
   readonly signal?: AbortSignal | undefined;
+  /** Milliseconds each `requestInput` waits for its answer (else the auth's, else 5 minutes). */
+  readonly inputTimeout?: number | undefined;
+  /** The operation (`startCreate`/`startUpdate`) this login runs for, shown on the pending record. */
+  readonly operationId?: string | undefined;
 }
 
 /** Builds the `totp` function for a hook from the credentials (pluggable so the challenges module owns it). */
@@ -80,6 +94,8 @@ export interface LifecycleDeps {
   readonly closed: AbortSignal;
   readonly lockLeaseMs: number;
   readonly lockWaitMs: number;
+  /** Keep a warm context per active session between runs (the manager's `warmContexts`). @default off */
+  readonly warmContexts?: WarmContextsInput | undefined;
 }
 
 /** A record with changes applied: revision bumped, `updatedAt` stamped, the transition checked. */
@@ -88,8 +104,8 @@ export function nextRecord(
   changes: Partial<SessionRecord>,
   now: number,
 ): SessionRecord {
-  const to: SessionState = changes.state ?? record.state;
-  assertTransition(record.state, to, record.id);
+  // Only an explicit state change is a transition: editing labels of an expired session is not "expired → expired".
+  if (changes.state !== undefined) assertTransition(record.state, changes.state, record.id);
   const next: SessionRecord = {
     ...record,
     ...changes,
@@ -109,9 +125,28 @@ export function nextRecord(
 export class Lifecycle {
   readonly #d: LifecycleDeps;
   readonly #refreshing = new Map<string, Promise<SessionRecord>>();
+  readonly #warm: WarmPool | undefined;
+  /** Runs waiting for a browser context, per session: a refresh starting sends them to wait for it instead. */
+  readonly #opening = new Map<string, Set<AbortController>>();
 
   constructor(deps: LifecycleDeps) {
     this.#d = deps;
+    const warm = resolveWarmContexts(deps.warmContexts);
+    if (warm) {
+      const pool = new WarmPool(warm, { browser: deps.browser, clock: deps.clock });
+      this.#warm = pool;
+      // A session that changed here retires its warm context at once; changes made elsewhere are caught
+      // when a run asks for the context (generation, proxy, device and state must match).
+      for (const event of ['expired', 'deleted', 'updated', 'refreshed'] as const) {
+        deps.events.on(event, (e) => pool.invalidate(e.session.id));
+      }
+      deps.closed.addEventListener('abort', () => void pool.close(), { once: true });
+    }
+  }
+
+  /** Closes the warm contexts (the manager's `close()`); resolves at once when there are none. */
+  closeWarmContexts(): Promise<void> {
+    return this.#warm?.close() ?? Promise.resolve();
   }
 
   get deps(): LifecycleDeps {
@@ -131,12 +166,13 @@ export class Lifecycle {
     previous: SessionRecord | undefined,
     next: SessionRecord,
     condition?: { revision?: number; generation?: number },
-  ) {
-    await this.#d.store.write(next, condition);
-    if (previous && previous.state !== next.state) {
-      this.#d.events.emit('transition', { session: toInfo(next), from: previous.state, to: next.state });
+  ): Promise<SessionRecord> {
+    // The store may bump the revision above one written meanwhile: what it wrote is what callers hold.
+    const written = await this.#d.store.write(next, condition);
+    if (previous && previous.state !== written.state) {
+      this.#d.events.emit('transition', { session: toInfo(written), from: previous.state, to: written.state });
     }
-    return next;
+    return written;
   }
 
   /** Runs a task with a logged-in session (DESIGN.md "Lifecycle"). */
@@ -155,16 +191,34 @@ export class Lifecycle {
     try {
       for (;;) {
         if (signal.aborted) throw abortError(signal);
+        // A refresh of this session is under way: its result is what this run needs, not a check of the old
+        // state (which would also queue for a browser slot ahead of the refresh's own login).
+        const refreshing = skipCheck ? undefined : this.#refreshing.get(record.id);
+        if (refreshing) {
+          record = await raceAbort(refreshing, signal);
+          skipCheck = true;
+          forceCheck = false;
+          continue;
+        }
         const codec = await this.#d.codec();
         const openedState = codec.state(record);
-        const lease = await this.openContext(record, codec, openedState, signal);
+        let lease: ContextLease;
+        try {
+          lease = await this.#runContext(record, codec, openedState, signal, !skipCheck);
+        } catch (err) {
+          if (err !== YIELD_TO_REFRESH) throw err;
+          record = await this.recover(record, auth, opts, signal);
+          skipCheck = true;
+          forceCheck = false;
+          continue;
+        }
         try {
           const page = await lease.newPage();
           let checkedAt: string | undefined;
           if (!skipCheck && (forceCheck || needsCheck(record, opts.checkInterval, this.now()))) {
             const ok = await this.check(record, auth, lease, page, opts, signal);
             if (!ok) {
-              await lease.close();
+              await dropContext(lease);
               record = await this.recover(record, auth, opts, signal);
               skipCheck = true;
               forceCheck = false;
@@ -185,7 +239,7 @@ export class Lifecycle {
               retried = true;
               forceCheck = true;
               skipCheck = false;
-              await lease.close();
+              await dropContext(lease);
               record = await this.#d.store.require(id);
               assertRunnable(record);
               continue;
@@ -216,6 +270,67 @@ export class Lifecycle {
     }
   }
 
+  /**
+   * The context a run works in: the session's warm context when the pool is on (a new page in it per run),
+   * else a fresh one.
+   */
+  async #runContext(
+    record: SessionRecord,
+    codec: SessionCodec,
+    state: BrowserState | undefined,
+    signal: AbortSignal,
+    yieldable: boolean,
+  ): Promise<ContextLease> {
+    const open = (s: AbortSignal) => this.openContext(record, codec, state, s);
+    // A run that just got a renewed session has nothing to yield to.
+    if (!yieldable) return this.#warmOrFresh(record, open, signal);
+    // Waiting for a slot ends early when a refresh of the session starts (see #yieldToRefresh).
+    const yielding = new AbortController();
+    const waiting = AbortSignal.any([signal, yielding.signal]);
+    let peers = this.#opening.get(record.id);
+    if (!peers) {
+      peers = new Set();
+      this.#opening.set(record.id, peers);
+    }
+    peers.add(yielding);
+    try {
+      return await this.#warmOrFresh(record, open, waiting);
+    } catch (err) {
+      if (yielding.signal.aborted && !signal.aborted) throw YIELD_TO_REFRESH;
+      throw err;
+    } finally {
+      peers.delete(yielding);
+      if (peers.size === 0 && this.#opening.get(record.id) === peers) this.#opening.delete(record.id);
+    }
+  }
+
+  /** The session's warm context when the pool is on, else a fresh one. */
+  #warmOrFresh(
+    record: SessionRecord,
+    open: (signal: AbortSignal) => Promise<ContextLease>,
+    signal: AbortSignal,
+  ): Promise<ContextLease> {
+    if (!this.#warm) return open(signal);
+    return this.#warm.acquire(
+      {
+        id: record.id,
+        generation: record.generation,
+        revision: record.revision,
+        key: `${record.sealed.proxy?.box ?? ''}\0${record.device ? JSON.stringify(record.device) : ''}`,
+        stateTag: record.sealed.state?.box ?? '',
+        open,
+      },
+      signal,
+    );
+  }
+
+  /** A refresh of the session started: runs still waiting for a context wait for the refresh instead. */
+  #yieldToRefresh(id: string): void {
+    const peers = this.#opening.get(id);
+    if (!peers) return;
+    for (const controller of peers) controller.abort(YIELD_TO_REFRESH);
+  }
+
   /** Opens a context for a session with its state, proxy and device. */
   async openContext(
     record: SessionRecord,
@@ -225,13 +340,16 @@ export class Lifecycle {
     extra: { headless?: boolean } = {},
   ): Promise<ContextLease> {
     const proxy = codec.proxy(record);
-    return this.#d.browser().newContext({
+    const opening = this.#d.browser().newContext({
       state,
       proxy: proxy === undefined ? undefined : resolveProxy(proxy, record.id),
       device: record.device as DeviceProfile | undefined,
       signal,
       ...(extra.headless === undefined ? {} : { headless: extra.headless }),
     });
+    // Idle warm contexts give their browser slot up to a request that has to wait for one.
+    this.#warm?.relieve();
+    return opening;
   }
 
   /**
@@ -248,13 +366,19 @@ export class Lifecycle {
     signal: AbortSignal,
   ): Promise<boolean> {
     const started = this.now();
+    // Over plain HTTP a proxy refusing its credentials answers 407 instead of failing the navigation.
+    const proxyAuth = record.proxy === undefined ? undefined : watchProxyAuth(lease.context, record.id);
     try {
       await withAttempts(
         async () => {
           try {
             await this.#checkOnce(record, auth, lease, page, opts, signal);
           } catch (err) {
-            throw toInfrastructureError(err, record.id, { proxy: record.proxy !== undefined }) ?? err;
+            throw (
+              proxyAuth?.failure(err) ??
+              toInfrastructureError(err, record.id, { proxy: record.proxy !== undefined }) ??
+              err
+            );
           }
         },
         'CHECK_FAILED',
@@ -273,6 +397,8 @@ export class Lifecycle {
       });
       if (e.code === 'CHECK_FAILED' || e.code === 'HOOK_TIMEOUT') return false;
       throw e;
+    } finally {
+      proxyAuth?.stop();
     }
   }
 
@@ -316,6 +442,7 @@ export class Lifecycle {
     if (!flight) {
       flight = this.#recoverExclusive(record, auth, opts).finally(() => this.#refreshing.delete(record.id));
       this.#refreshing.set(record.id, flight);
+      this.#yieldToRefresh(record.id);
     }
     return raceAbort(flight, signal);
   }
@@ -363,13 +490,22 @@ export class Lifecycle {
           },
           this.now(),
         );
-        await this.save(current, next, { generation: current.generation });
-        this.#d.events.emit('refreshed', { session: toInfo(next), durationMs: this.now() - started });
-        return next;
+        const saved = await this.save(current, next, { generation: current.generation });
+        this.#d.events.emit('refreshed', { session: toInfo(saved), durationMs: this.now() - started });
+        return saved;
       } catch (err) {
+        // Fencing: our lease lapsed mid-login and another worker wrote meanwhile; its record wins.
+        if (isStaleWrite(err)) return await adoptNewer(this.#d.store, current, err);
         const e = normalise(err, 'CREATE_FAILED', `Logging in again to "${auth.name}" failed`);
         if (!expiresSession(e)) throw e;
-        throw await this.expire(current, e);
+        let expired: AuthSessionError;
+        try {
+          expired = await this.expire(current, e);
+        } catch (expireErr) {
+          if (isStaleWrite(expireErr)) return await adoptNewer(this.#d.store, current, expireErr);
+          throw expireErr;
+        }
+        throw expired;
       }
     } finally {
       await handle.release().catch(() => {});
@@ -395,6 +531,10 @@ export class Lifecycle {
   /**
    * Logs in: a fresh context (or one with the current state for a custom `refresh`), the `create` or
    * `refresh` hook, then `check`; up to `createAttempts`. Returns the captured state.
+   *
+   * When the hook asks for input while `record` is `pending`, the request is written to the stored record
+   * (shown by `get()`) and removed once answered; `record.revision` is kept in step with those writes, so
+   * the caller's final write fenced on `record.revision` still applies.
    */
   async login(
     record: SessionRecord,
@@ -411,13 +551,30 @@ export class Lifecycle {
     return withAttempts(
       async () => {
         const lease = await this.openContext(record, codec, startState, signal);
+        const proxyAuth = record.proxy === undefined ? undefined : watchProxyAuth(lease.context, record.id);
+        // Writes of input requests to the record still in flight: the caller's clean-up (delete, restore,
+        // fail) must come after them, never be overwritten by them.
+        const settling = new Set<Promise<unknown>>();
         try {
           const page = await lease.newPage();
-          await this.#runCreateHook(record, auth, hook, credentials, lease, page, opts, signal, extras);
+          await this.#runCreateHook(
+            record,
+            auth,
+            hook,
+            credentials,
+            lease,
+            page,
+            opts,
+            signal,
+            extras,
+            settling,
+          );
           await this.#checkOnce(record, auth, lease, page, opts, signal);
           return await lease.captureState();
         } catch (err) {
-          const infra = toInfrastructureError(err, record.id, { proxy: record.proxy !== undefined });
+          const infra =
+            proxyAuth?.failure(err) ??
+            toInfrastructureError(err, record.id, { proxy: record.proxy !== undefined });
           if (infra) throw infra;
           // The check after logging in failing means the login failed.
           if (err instanceof AuthSessionError && err.code === 'CHECK_FAILED') {
@@ -432,6 +589,8 @@ export class Lifecycle {
           }
           throw err;
         } finally {
+          proxyAuth?.stop();
+          await Promise.allSettled([...settling]);
           await lease.close();
         }
       },
@@ -451,9 +610,10 @@ export class Lifecycle {
     opts: Required<AuthOptions>,
     signal: AbortSignal,
     extras: LoginExtras,
+    settling: Set<Promise<unknown>>,
   ): Promise<void> {
     await runBounded(
-      async (hookSignal) => {
+      async (hookSignal, timer) => {
         const ctx: CreateContext<unknown> = {
           page,
           context: lease.context,
@@ -461,7 +621,8 @@ export class Lifecycle {
           session: toInfo(record),
           credentials,
           totp: this.#d.totp(credentials, this.#d.clock, hookSignal),
-          requestInput: (request) => this.#requestInput(record, request, extras, hookSignal),
+          requestInput: (request) =>
+            this.#requestInput(record, auth, request, extras, { signal: hookSignal, timer, settling }),
         };
         await hook(ctx as CreateContext<never>);
       },
@@ -475,26 +636,99 @@ export class Lifecycle {
     );
   }
 
+  /**
+   * `requestInput` of a login: pauses the hook's timeout, shows the request on the pending record, emits
+   * `input:requested`, waits (bounded by `inputTimeout`) for the handler's answer, emits `input:answered`.
+   * The answer itself never reaches the record, an event or an error.
+   */
   async #requestInput(
     record: SessionRecord,
-    request: InputRequest,
+    auth: CredentialsAuthDefinition,
+    request: unknown,
     extras: LoginExtras,
-    signal: AbortSignal,
-  ) {
-    if (!extras.onInput) {
+    hook: { signal: AbortSignal; timer: HookTimer; settling: Set<Promise<unknown>> },
+  ): Promise<string> {
+    const asked = parseInputRequest(request);
+    const onInput = extras.onInput;
+    if (!onInput) {
       throw new AuthSessionError(
         'INPUT_REQUIRED',
-        `The login of "${record.auth}" asked for input (${request.kind}); use manager.startCreate()/startUpdate() and resume(), or pass onInput`,
+        `The login of "${record.auth}" asked for input (${asked.kind}) and nobody can answer here; ` +
+          'use manager.startCreate()/startUpdate() with resume(), or pass onInput. ' +
+          'A refresh in the background cannot ask a person: use totp() for time-based codes',
         { sessionId: record.id },
       );
     }
-    const answer = await extras.onInput({ ...request, id: this.#d.newId() }, signal);
-    if (typeof answer !== 'string') {
-      throw new AuthSessionError('INVALID_OPTIONS', 'An input answer must be a string', {
-        sessionId: record.id,
+    const { signal, timer, settling } = hook;
+    if (signal.aborted) throw abortError(signal);
+    const timeoutMs = resolveInputTimeout(auth as { inputTimeout?: unknown }, extras);
+    const pending: PendingInputRequest = { ...asked, id: randomUUID() };
+    const operationId = extras.operationId;
+    const track = <T>(p: Promise<T>): Promise<T> => {
+      settling.add(p);
+      p.then(
+        () => settling.delete(p),
+        () => settling.delete(p),
+      );
+      return p;
+    };
+    const resumeTimer = timer.pause();
+    const waiting = new AbortController();
+    const onAbort = () => waiting.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const inputTimer = this.#d.clock.setTimeout(
+      () =>
+        waiting.abort(
+          new AuthSessionError(
+            'INPUT_TIMEOUT',
+            `Nobody answered the "${asked.kind}" request of session "${record.id}" within ${timeoutMs} ms`,
+            { sessionId: record.id },
+          ),
+        ),
+      timeoutMs,
+    );
+    let shown: SessionRecord | undefined;
+    try {
+      if (record.state === 'pending') {
+        shown = await track(
+          showInputRequest(this.#d.store, record, pending, operationId, this.iso()).then((written) => {
+            keepRevision(record, written);
+            return written;
+          }),
+        );
+      }
+      this.#d.events.emit('input:requested', {
+        session: toInfo(shown ?? record),
+        request: pending,
+        ...(operationId === undefined ? {} : { operationId }),
       });
+      const answer = await raceAbort(
+        Promise.resolve().then(() => onInput(pending, waiting.signal)),
+        waiting.signal,
+      );
+      assertValidAnswer(pending, answer, record.id);
+      this.#d.events.emit('input:answered', {
+        session: toInfo(record),
+        requestId: pending.id,
+        kind: pending.kind,
+        ...(operationId === undefined ? {} : { operationId }),
+      });
+      return answer;
+    } finally {
+      this.#d.clock.clearTimeout(inputTimer);
+      signal.removeEventListener('abort', onAbort);
+      // After an abort the caller cleans the record up itself; writing here could race with that.
+      if (shown && !signal.aborted) {
+        await track(
+          clearInputRequest(this.#d.store, record, this.iso()).then((written) =>
+            keepRevision(record, written),
+          ),
+        ).catch((err: unknown) =>
+          this.#d.events.emit('warning', { session: toInfo(record), error: summariseError(err) }),
+        );
+      }
+      resumeTimer();
     }
-    return answer;
   }
 
   /** Saves the state after a successful task when it changed (sites roll cookies) or a check was recorded. */
@@ -505,15 +739,27 @@ export class Lifecycle {
     checkedAt: string | undefined,
     codec: SessionCodec,
   ): Promise<void> {
+    let captured: BrowserState;
     try {
-      const captured = await lease.captureState();
-      const changed = stateFingerprint(captured) !== stateFingerprint(openedState);
+      captured = await lease.captureState();
+    } catch (err) {
+      this.#d.events.emit('warning', { session: toInfo(record), error: summariseError(err) });
+      return;
+    }
+    // The context is done with: close it (or hand the warm one back) while the record is written, so the
+    // store's write (an fsync with SQLite) and the browser's close overlap instead of adding up.
+    const closing = lease.close();
+    try {
+      const changed = codec.fingerprint(captured) !== codec.fingerprint(openedState);
       if (!changed && checkedAt === undefined) return;
+      const sealedState = changed ? codec.sealState(record.id, captured) : undefined;
+      // The warm context holds exactly this state: runs that read it may keep using the context.
+      if (sealedState && lease instanceof WarmLease) lease.adopt(sealedState.box, record.revision + 1);
       const next = nextRecord(
         record,
         {
           ...(checkedAt === undefined ? {} : { lastCheckedAt: checkedAt }),
-          ...(changed ? { sealed: { ...record.sealed, state: codec.sealState(record.id, captured) } } : {}),
+          ...(sealedState ? { sealed: { ...record.sealed, state: sealedState } } : {}),
         },
         this.now(),
       );
@@ -522,8 +768,39 @@ export class Lifecycle {
       // A newer record (a refresh, another run) wins; any other failure must not fail a task that succeeded.
       if (err instanceof AuthSessionError && err.code === 'STALE_WRITE') return;
       this.#d.events.emit('warning', { session: toInfo(record), error: summariseError(err) });
+    } finally {
+      await closing;
     }
   }
+}
+
+/** Thrown by `#runContext` when a refresh of the session started while the run waited for a context. */
+const YIELD_TO_REFRESH: unique symbol = Symbol('yield-to-refresh');
+
+/** Closes a context whose login no longer holds: a warm one is retired so no later run gets it. */
+async function dropContext(lease: ContextLease): Promise<void> {
+  if (lease instanceof WarmLease) lease.discard();
+  await lease.close();
+}
+
+function isStaleWrite(err: unknown): err is AuthSessionError {
+  return err instanceof AuthSessionError && err.code === 'STALE_WRITE';
+}
+
+/**
+ * After a fenced write lost (a stale lock holder): the newer record when another worker renewed the
+ * session; `SESSION_EXPIRED` when it expired it; else the stale-write error itself.
+ */
+async function adoptNewer(store: SessionStore, seen: SessionRecord, stale: unknown): Promise<SessionRecord> {
+  const latest = await store.require(seen.id);
+  if (latest.state === 'active' && latest.generation !== seen.generation) return latest;
+  assertRunnable(latest);
+  throw stale;
+}
+
+/** Carries the revision of a write made during a login over to the login's record (see `login`). */
+function keepRevision(record: SessionRecord, written: SessionRecord): void {
+  record.revision = written.revision;
 }
 
 /** Throws `SESSION_EXPIRED` for expired/failed sessions and `INVALID_STATE` for pending ones. */

@@ -23,6 +23,65 @@ export interface WriteCondition {
 }
 
 const SESSION_PREFIX = 'session/';
+/** Records kept decoded (see `SessionStore#decoded`). */
+const DECODED_CACHE_SIZE = 1000;
+
+/** Conditional writes retried this many times when unrelated writes keep landing in between. */
+const MAX_SWAP_ATTEMPTS = 8;
+
+/**
+ * The key under which a Keyv instance may carry an atomic {@link CompareAndSet} (a global symbol, so copies
+ * of the library loaded twice agree). `createRedisStore` and `createPostgresStore` set it.
+ *
+ * @example
+ * ```ts
+ * Object.defineProperty(keyv, COMPARE_AND_SET, { value: compareAndSet });
+ * ```
+ */
+export const COMPARE_AND_SET: unique symbol = Symbol.for('auth-sessions.compare-and-set');
+
+/**
+ * Atomically replaces the value of a Keyv key (as passed to `keyv.set`, before namespacing and serialising)
+ * with `next`, only if the stored value is still `expected` (`undefined`: only if there is none). Resolves
+ * true when it wrote, false when the stored value differed; rejects when the store failed.
+ *
+ * @example
+ * ```ts
+ * const swap: CompareAndSet = async (key, expected, next) => atomicallyReplace(key, expected, next);
+ * ```
+ */
+export type CompareAndSet = (key: string, expected: string | undefined, next: string) => Promise<boolean>;
+
+function compareAndSetOf(keyv: Keyv): CompareAndSet | undefined {
+  const fn = (keyv as unknown as { [COMPARE_AND_SET]?: unknown })[COMPARE_AND_SET];
+  return typeof fn === 'function' ? (fn as CompareAndSet) : undefined;
+}
+
+/** The record with a revision above the stored one (revisions only grow, so `revision` conditions stay sound). */
+function aboveRevision(record: SessionRecord, current: SessionRecord | undefined): SessionRecord {
+  return current && current.revision >= record.revision
+    ? { ...record, revision: current.revision + 1 }
+    : record;
+}
+
+/** Whether a record satisfies a write condition (see {@link assertCondition}). */
+function meetsCondition(current: SessionRecord, condition: WriteCondition): boolean {
+  return (
+    (condition.revision === undefined || current.revision === condition.revision) &&
+    (condition.generation === undefined || current.generation === condition.generation)
+  );
+}
+
+/** Throws `STALE_WRITE` when the stored record does not satisfy a write condition. */
+function assertCondition(id: string, current: SessionRecord | undefined, condition: WriteCondition): void {
+  const revision = current ? current.revision : -1;
+  if (condition.revision !== undefined && revision !== condition.revision) {
+    throw new AuthSessionError('STALE_WRITE', `Session "${id}" changed meanwhile`, { sessionId: id });
+  }
+  if (condition.generation !== undefined && current?.generation !== condition.generation) {
+    throw new AuthSessionError('STALE_WRITE', `Session "${id}" was renewed meanwhile`, { sessionId: id });
+  }
+}
 
 /**
  * Session records over any Keyv store. Keyv hides store failures by default (a failed `get` looks like a
@@ -36,6 +95,15 @@ export class SessionStore {
   /** Errors the store emitted, counted so a call that overlaps one fails closed. */
   #errorEpoch = 0;
   #lastError: unknown;
+  /**
+   * The last record decoded per id with the exact text it came from: a record read again unchanged (every
+   * run reads its record, and a conditional write reads it once more) is not parsed and validated again.
+   * Bounded; callers get their own copy.
+   */
+  readonly #decoded = new Map<string, { readonly raw: string; readonly record: SessionRecord }>();
+  /** `@keyv/sqlite` underneath: listed with keyset pages, written with an atomic compare-and-set. */
+  readonly #sqlite: ReturnType<typeof sqliteAdapterOf>;
+  #sqliteSwap: Promise<CompareAndSet | undefined> | undefined;
   readonly #onError = (err: unknown) => {
     this.#errorEpoch++;
     this.#lastError = err;
@@ -54,6 +122,7 @@ export class SessionStore {
     // Make Keyv throw instead of answering "undefined", and listen so an emitted error never crashes the process.
     keyv.throwOnErrors = true;
     keyv.on('error', this.#onError);
+    this.#sqlite = sqliteAdapterOf(keyv);
   }
 
   /** The Keyv instance underneath. */
@@ -65,7 +134,53 @@ export class SessionStore {
   async read(id: string): Promise<SessionRecord | undefined> {
     const raw = await this.#call('read', () => this.#keyv.get<string>(SESSION_PREFIX + id));
     if (raw === undefined || raw === null) return undefined;
-    return decodeRecord(raw, id);
+    return this.#decode(raw, id);
+  }
+
+  /** {@link decodeRecord} through the cache of unchanged records; the caller gets its own copy. */
+  #decode(raw: unknown, id: string): SessionRecord {
+    if (typeof raw !== 'string') return decodeRecord(raw, id);
+    return structuredClone(this.#decodeShared(raw, id));
+  }
+
+  /** The cached decoded record itself: for reads that only look (write conditions), never handed out. */
+  #decodeShared(raw: string, id: string): SessionRecord {
+    const hit = this.#decoded.get(id);
+    if (hit !== undefined && hit.raw === raw) return hit.record;
+    const record = decodeRecord(raw, id);
+    if (this.#decoded.size >= DECODED_CACHE_SIZE && hit === undefined) {
+      const oldest = this.#decoded.keys().next().value;
+      if (oldest !== undefined) this.#decoded.delete(oldest);
+    }
+    this.#decoded.delete(id);
+    this.#decoded.set(id, { raw, record });
+    return record;
+  }
+
+  /** The stored record, decoded but not copied (see {@link SessionStore.#decodeShared}). */
+  async #peek(id: string): Promise<SessionRecord | undefined> {
+    const raw = await this.#call('read', () => this.#keyv.get<string>(SESSION_PREFIX + id));
+    if (raw === undefined || raw === null) return undefined;
+    return typeof raw === 'string' ? this.#decodeShared(raw, id) : decodeRecord(raw, id);
+  }
+
+  /** The store's atomic compare-and-set: its own ({@link COMPARE_AND_SET}) or, for SQLite, one made here. */
+  async #compareAndSet(): Promise<CompareAndSet | undefined> {
+    const own = compareAndSetOf(this.#keyv);
+    if (own || !this.#sqlite) return own;
+    const adapter = this.#sqlite;
+    this.#sqliteSwap ??= (async () => {
+      // `RETURNING` (which tells whether the conditional statement wrote) needs SQLite 3.35.
+      const rows = (await adapter.query('SELECT sqlite_version() AS v')) as { v?: unknown }[];
+      const [major = 0, minor = 0] = String(rows[0]?.v ?? '0')
+        .split('.')
+        .map(Number);
+      return major > 3 || (major === 3 && minor >= 35) ? sqliteCompareAndSet(this.#keyv, adapter) : undefined;
+    })().catch((err: unknown) => {
+      this.#sqliteSwap = undefined;
+      throw storageError('write', err);
+    });
+    return this.#sqliteSwap;
   }
 
   /** Reads a session record or throws `SESSION_NOT_FOUND`. */
@@ -78,31 +193,59 @@ export class SessionStore {
 
   /**
    * Writes a record. With a condition, the stored record is read first and the write is refused with
-   * `STALE_WRITE` when it changed (Keyv has no compare-and-set; with a lock held this fences stale holders).
+   * `STALE_WRITE` when it no longer matches. Keyv has no compare-and-set: when the store carries one
+   * ({@link COMPARE_AND_SET}, set by `createRedisStore` and `createPostgresStore`) the write only lands if the
+   * stored record is still the one the condition was checked against, so two fenced writers can never both
+   * win; otherwise the check and the write are two calls (the lock narrows that window to stale holders).
+   * A conditional write never reuses a stored revision number (a write fenced only by `generation` may find
+   * that another write took the revision it computed): the record written, and returned, is bumped above it.
    */
   async write(record: SessionRecord, condition?: WriteCondition): Promise<SessionRecord> {
-    if (condition) {
-      const current = await this.read(record.id);
-      const revision = current ? current.revision : -1;
-      if (condition.revision !== undefined && revision !== condition.revision) {
-        throw new AuthSessionError('STALE_WRITE', `Session "${record.id}" changed meanwhile`, {
-          sessionId: record.id,
-        });
+    const key = SESSION_PREFIX + record.id;
+    const swap = condition ? await this.#compareAndSet() : undefined;
+    if (condition && swap) {
+      // The record this process read last is usually still the stored one (a run reads it, then saves): one
+      // swap then both checks and writes, without reading it again.
+      const seen = this.#decoded.get(record.id);
+      if (seen !== undefined && meetsCondition(seen.record, condition)) {
+        const next = aboveRevision(record, seen.record);
+        if (await this.#call('write', () => swap(key, seen.raw, JSON.stringify(next)))) return next;
       }
-      if (condition.generation !== undefined && current?.generation !== condition.generation) {
-        throw new AuthSessionError('STALE_WRITE', `Session "${record.id}" was renewed meanwhile`, {
-          sessionId: record.id,
-        });
+      // Another write between our read and our swap (a run saving its cookies) makes the swap miss: read
+      // again and re-check the condition, a bounded number of times.
+      for (let attempt = 1; ; attempt++) {
+        const raw = await this.#call('read', () => this.#keyv.get<string>(key));
+        const current =
+          raw === undefined || raw === null
+            ? undefined
+            : typeof raw === 'string'
+              ? this.#decodeShared(raw, record.id)
+              : decodeRecord(raw, record.id);
+        assertCondition(record.id, current, condition);
+        const next = aboveRevision(record, current);
+        const value = JSON.stringify(next);
+        const expected = current === undefined ? undefined : (raw as string);
+        if (await this.#call('write', () => swap(key, expected, value))) return next;
+        if (attempt >= MAX_SWAP_ATTEMPTS) {
+          throw new AuthSessionError('STALE_WRITE', `Session "${record.id}" kept changing meanwhile`, {
+            sessionId: record.id,
+          });
+        }
       }
     }
-    const value = JSON.stringify(record);
-    const ok = await this.#call('write', () => this.#keyv.set(SESSION_PREFIX + record.id, value));
+    let next = record;
+    if (condition) {
+      const current = await this.#peek(record.id);
+      assertCondition(record.id, current, condition);
+      next = aboveRevision(record, current);
+    }
+    const ok = await this.#call('write', () => this.#keyv.set(key, JSON.stringify(next)));
     if (ok === false) {
       throw new AuthSessionError('STORAGE_UNAVAILABLE', `The store refused to save session "${record.id}"`, {
         sessionId: record.id,
       });
     }
-    return record;
+    return next;
   }
 
   /** Deletes a record; true when one existed. */
@@ -126,7 +269,10 @@ export class SessionStore {
     const epoch = this.#errorEpoch;
     let iterator: AsyncGenerator<[string, unknown]>;
     try {
-      iterator = this.#keyv.iterator(undefined) as AsyncGenerator<[string, unknown]>;
+      // SQLite: keyset pages over the session keys only (Keyv's own SQLite iterator rescans every page).
+      iterator = this.#sqlite
+        ? sqliteEntries(this.#keyv, this.#sqlite, SESSION_PREFIX)
+        : (this.#keyv.iterator(undefined) as AsyncGenerator<[string, unknown]>);
     } catch (err) {
       throw storageError('list', err);
     }
@@ -243,4 +389,132 @@ function corrupt(id: string, cause: unknown): AuthSessionError {
       cause,
     },
   );
+}
+
+// ——— SQLite (`@keyv/sqlite`) used directly: keyset listing and an atomic compare-and-set ———
+
+/**
+ * The part of `@keyv/sqlite`'s adapter the library uses directly: its table name and its `query` (sqlite3's
+ * `all`, promisified).
+ */
+interface SqliteAdapter {
+  readonly opts: { readonly dialect?: unknown; readonly table?: unknown; readonly iterationLimit?: unknown };
+  readonly query: (sql: string, ...params: unknown[]) => Promise<unknown[]>;
+}
+
+/** Where a Keyv instance keeps a key, and how it (de)serialises values. */
+interface KeyvInternals {
+  readonly store?: unknown;
+  readonly namespace?: string;
+  readonly useKeyPrefix?: boolean;
+  readonly serialize?: (data: unknown) => string | Promise<string>;
+  readonly deserialize?: (data: string) => unknown;
+}
+
+/**
+ * The `@keyv/sqlite` adapter under a Keyv instance, or undefined for any other store. Recognised by shape
+ * (`opts.dialect === 'sqlite'`, a `query` function and a table name), so a copy of `@keyv/sqlite` loaded twice
+ * is recognised too.
+ *
+ * @example
+ * ```ts
+ * sqliteAdapterOf(createSqliteStore('./sessions.sqlite')) !== undefined; // true
+ * ```
+ */
+export function sqliteAdapterOf(keyv: Keyv): SqliteAdapter | undefined {
+  const store = (keyv as unknown as KeyvInternals).store as Partial<SqliteAdapter> | undefined;
+  if (typeof store !== 'object' || store === null) return undefined;
+  if (typeof store.query !== 'function' || typeof store.opts !== 'object' || store.opts === null)
+    return undefined;
+  if (store.opts.dialect !== 'sqlite' || typeof store.opts.table !== 'string') return undefined;
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(store.opts.table)) return undefined;
+  return store as SqliteAdapter;
+}
+
+/** The key under which Keyv stores `key` (its namespace prefix applied as Keyv applies it). */
+function storedKey(keyv: Keyv, key: string): string {
+  const k = keyv as unknown as KeyvInternals;
+  if (k.useKeyPrefix === false || !k.namespace) return key;
+  return `${k.namespace}:${key}`;
+}
+
+/**
+ * Streams the values of every key starting with `prefix` (before namespacing) from a SQLite Keyv store, in key
+ * order, a page at a time: `WHERE key > last ORDER BY key LIMIT n` on the primary key, so each page costs one
+ * index range scan and memory holds one page, however many rows there are. (`@keyv/sqlite`'s own iterator
+ * pages with `LIMIT/OFFSET`, rescanning from the start for every page, and recurses once per page.)
+ * Yields `[key without namespace, value]` as Keyv's iterator does; expired entries are skipped.
+ *
+ * @example
+ * ```ts
+ * for await (const [key, value] of sqliteEntries(keyv, adapter, 'session/')) console.log(key);
+ * ```
+ */
+export async function* sqliteEntries(
+  keyv: Keyv,
+  adapter: SqliteAdapter,
+  prefix: string,
+  pageSize?: number,
+): AsyncGenerator<[string, unknown]> {
+  const table = adapter.opts.table as string;
+  const limit = pageSize ?? (Number.parseInt(String(adapter.opts.iterationLimit), 10) || 500);
+  const low = storedKey(keyv, prefix);
+  // Every key with the prefix sorts below the prefix with its last character incremented.
+  const high = low.slice(0, -1) + String.fromCharCode(low.charCodeAt(low.length - 1) + 1);
+  const strip = low.length - prefix.length;
+  const deserialize = (keyv as unknown as KeyvInternals).deserialize ?? JSON.parse;
+  const sql = `SELECT key, value FROM ${table} WHERE key > ? AND key < ? ORDER BY key LIMIT ?`;
+  let last = low;
+  for (;;) {
+    const rows = (await adapter.query(sql, last, high, limit)) as { key: string; value: unknown }[];
+    for (const row of rows) {
+      const data =
+        typeof row.value === 'string'
+          ? (deserialize(row.value) as { value?: unknown; expires?: unknown })
+          : undefined;
+      if (data === undefined || data === null) continue;
+      if (typeof data.expires === 'number' && Date.now() > data.expires) continue;
+      yield [row.key.slice(strip), data.value];
+    }
+    if (rows.length < limit) return;
+    last = rows[rows.length - 1]!.key;
+  }
+}
+
+/**
+ * An atomic compare-and-set for a SQLite Keyv store (the {@link CompareAndSet} contract): one `UPDATE … WHERE
+ * value is still the expected one` (or `INSERT … ON CONFLICT DO NOTHING` when none is expected), so a
+ * conditional write needs no separate read and two writers can never both win.
+ *
+ * @example
+ * ```ts
+ * const swap = sqliteCompareAndSet(keyv, adapter);
+ * await swap('session/abc', previousJson, nextJson); // true when it wrote
+ * ```
+ */
+export function sqliteCompareAndSet(keyv: Keyv, adapter: SqliteAdapter): CompareAndSet {
+  const table = adapter.opts.table as string;
+  const k = keyv as unknown as KeyvInternals;
+  return async (key, expected, next) => {
+    const serialize = k.serialize ?? JSON.stringify;
+    const entry = await serialize({ value: next });
+    const stored = storedKey(keyv, key);
+    if (expected === undefined) {
+      const rows = await adapter.query(
+        `INSERT INTO ${table} (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING RETURNING key`,
+        stored,
+        entry,
+      );
+      return rows.length === 1;
+    }
+    // How the expected value appears inside a serialised entry (the serialiser escapes some strings).
+    const field = (JSON.parse(await serialize({ value: expected })) as { value: string }).value;
+    const rows = await adapter.query(
+      `UPDATE ${table} SET value = ? WHERE key = ? AND (CASE WHEN json_valid(value) THEN json_extract(value, '$.value') END) = ? RETURNING key`,
+      entry,
+      stored,
+      field,
+    );
+    return rows.length === 1;
+  };
 }

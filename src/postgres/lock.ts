@@ -1,0 +1,304 @@
+import { createHash } from 'node:crypto';
+import { abortError } from '../browser/slots.js';
+import { type Clock, systemClock } from '../clock.js';
+import { AuthSessionError } from '../errors.js';
+import type { AuthSessionLock, LockAcquireOptions, LockHandle } from '../lock/lock.js';
+import { positiveMs } from '../redis/client.js';
+import { backoff, bounded, delay } from '../redis/poll.js';
+import { assertPostgresUrl, createPool, type PgPool, type PgPoolClient } from './pg.js';
+
+/**
+ * Options of {@link PostgresAdvisoryLock}.
+ *
+ * @example
+ * ```ts
+ * const lock = new PostgresAdvisoryLock({ url: process.env.DATABASE_URL!, maxConnections: 20 });
+ * ```
+ */
+export interface PostgresAdvisoryLockOptions {
+  /** PostgreSQL URL; the lock keeps a small pool of its own connections and closes it in `close()`. */
+  readonly url: string;
+  /**
+   * Mixed into every lock id, so applications sharing one database do not contend.
+   * @default 'auth-sessions'
+   */
+  readonly namespace?: string;
+  /**
+   * Connections the lock opens at most: each held lock keeps one for as long as it is held.
+   * @default 10
+   */
+  readonly maxConnections?: number;
+  /**
+   * Milliseconds to wait for a connection, and for each statement, before failing with `STORAGE_UNAVAILABLE`.
+   * @default 5000
+   */
+  readonly commandTimeoutMs?: number;
+  /**
+   * Longest pause between two attempts to take a busy lock.
+   * @default 250
+   */
+  readonly maxRetryDelayMs?: number;
+  /** Time source of waits, deadlines and heartbeats. @default systemClock */
+  readonly clock?: Clock;
+}
+
+/**
+ * A held {@link PostgresAdvisoryLock}.
+ *
+ * @example
+ * ```ts
+ * const handle = await lock.acquire('refresh:abc', { leaseMs: 30_000, waitMs: 60_000 });
+ * try { await work(); } finally { await handle.release(); }
+ * ```
+ */
+export interface PostgresLockHandle extends LockHandle {
+  /** True once the connection holding the lock was lost (the server then freed the lock). */
+  readonly lost: boolean;
+  /** True once released. */
+  readonly released: boolean;
+}
+
+/**
+ * A lock shared by every process using the same PostgreSQL database, for deployments without Redis: a
+ * transaction-level advisory lock (`pg_try_advisory_xact_lock`) held open on a dedicated connection.
+ *
+ * The lease is real: the transaction sets `idle_in_transaction_session_timeout` to the lease and a heartbeat
+ * runs every third of it, so a holder that stalls longer than the lease has its session ended by the server
+ * and the lock freed; a holder that dies frees it at once (its connection closes). Waiting polls with capped,
+ * jittered backoff until `waitMs` (then `LOCK_TIMEOUT`), abortably.
+ *
+ * @example
+ * ```ts
+ * import { createPostgresStore, PostgresAdvisoryLock } from 'auth-sessions/postgres';
+ *
+ * const url = process.env.DATABASE_URL!;
+ * const manager = new AuthSessionManager({
+ *   auths, store: createPostgresStore(url), lock: new PostgresAdvisoryLock({ url }), key: process.env.AUTH_SESSIONS_KEY,
+ * });
+ * ```
+ */
+export class PostgresAdvisoryLock implements AuthSessionLock {
+  readonly #pool: PgPool;
+  readonly #namespace: string;
+  readonly #clock: Clock;
+  readonly #timeoutMs: number;
+  readonly #maxRetryDelayMs: number;
+  readonly #held = new Set<HeldXact>();
+  #closed = false;
+
+  constructor(options: PostgresAdvisoryLockOptions) {
+    if (typeof options !== 'object' || options === null) {
+      throw new AuthSessionError(
+        'INVALID_OPTIONS',
+        'new PostgresAdvisoryLock(options): options must be an object',
+      );
+    }
+    assertPostgresUrl(options.url, 'url');
+    const namespace = options.namespace ?? 'auth-sessions';
+    if (typeof namespace !== 'string')
+      throw new AuthSessionError('INVALID_OPTIONS', '"namespace" must be a string');
+    const max = options.maxConnections ?? 10;
+    if (!Number.isInteger(max) || max < 1) {
+      throw new AuthSessionError('INVALID_OPTIONS', '"maxConnections" must be a positive integer');
+    }
+    this.#namespace = namespace;
+    this.#clock = options.clock ?? systemClock;
+    this.#timeoutMs = positiveMs(options.commandTimeoutMs, 'commandTimeoutMs', 5000);
+    this.#maxRetryDelayMs = positiveMs(options.maxRetryDelayMs, 'maxRetryDelayMs', 250);
+    this.#pool = createPool(options.url, { max, connectTimeoutMs: this.#timeoutMs });
+  }
+
+  /**
+   * Takes the lock, waiting (polling) while another holder has it. Rejects with `LOCK_TIMEOUT` after
+   * `waitMs`, with the signal's error when aborted, with `STORAGE_UNAVAILABLE` when the database cannot be
+   * reached.
+   */
+  async acquire(key: string, options: LockAcquireOptions): Promise<PostgresLockHandle> {
+    if (this.#closed) throw new AuthSessionError('CLOSED', 'The PostgreSQL lock was closed');
+    if (typeof key !== 'string' || key.length === 0) {
+      throw new AuthSessionError('INVALID_OPTIONS', 'A lock key must be a non-empty string');
+    }
+    if (typeof options !== 'object' || options === null || options.leaseMs === undefined) {
+      throw new AuthSessionError('INVALID_OPTIONS', 'lock.acquire(key, options): "leaseMs" is required');
+    }
+    const leaseMs = positiveMs(options.leaseMs, 'leaseMs', 0);
+    const { waitMs, signal } = options;
+    if (typeof waitMs !== 'number' || !(waitMs >= 0)) {
+      throw new AuthSessionError('INVALID_OPTIONS', '"waitMs" must be a number of milliseconds (0 or more)');
+    }
+    const id = lockId(this.#namespace, key);
+    const deadline = this.#clock.now() + waitMs;
+    for (let attempt = 0; ; attempt++) {
+      if (signal?.aborted) throw abortError(signal);
+      const held = await this.#try(id, leaseMs);
+      if (held) {
+        if (signal?.aborted) {
+          await held.release().catch(() => {});
+          throw abortError(signal);
+        }
+        return held;
+      }
+      const left = deadline - this.#clock.now();
+      if (left <= 0) throw new AuthSessionError('LOCK_TIMEOUT', `Waited ${waitMs} ms for the lock "${key}"`);
+      await delay(Math.min(backoff(attempt, 10, this.#maxRetryDelayMs), left), this.#clock, signal);
+    }
+  }
+
+  /** Releases the locks still held (best effort) and closes the lock's connections. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled([...this.#held].map((h) => h.release()));
+    await this.#pool.end().catch(() => {});
+  }
+
+  /** Readable in the REPL; never shows the URL (it may carry a password). */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `PostgresAdvisoryLock { namespace: '${this.#namespace}', held: ${this.#held.size}, closed: ${this.#closed} }`;
+  }
+
+  /** One attempt: a transaction holding the advisory lock, or undefined when someone else holds it. */
+  async #try(id: string, leaseMs: number): Promise<HeldXact | undefined> {
+    const connecting = this.#pool.connect();
+    let client: PgPoolClient;
+    try {
+      client = await bounded(connecting, this.#timeoutMs, this.#clock, 'Connecting to PostgreSQL for a lock');
+    } catch (err) {
+      // A connection that arrives after we gave up goes back to the pool.
+      connecting.then(
+        (late) => late.release(),
+        () => {},
+      );
+      throw err;
+    }
+    const onError = () => {};
+    client.on('error', onError); // a server-side end of the session must not crash the process
+    const q = (sql: string, values?: unknown[]) =>
+      bounded(client.query(sql, values), this.#timeoutMs, this.#clock, 'A PostgreSQL lock statement');
+    try {
+      await q('BEGIN');
+      // The lease: a holder idle for longer than this inside its transaction is disconnected by the server.
+      await q(`SELECT set_config('idle_in_transaction_session_timeout', $1, true)`, [String(leaseMs)]);
+      const { rows } = await q('SELECT pg_try_advisory_xact_lock($1::bigint) AS ok', [id]);
+      if (rows[0]?.ok === true) {
+        return new HeldXact(
+          { clock: this.#clock, timeoutMs: this.#timeoutMs, held: this.#held },
+          client,
+          onError,
+          leaseMs,
+        );
+      }
+      await q('ROLLBACK');
+      client.removeListener('error', onError);
+      client.release();
+      return undefined;
+    } catch (err) {
+      client.removeListener('error', onError);
+      client.release(true);
+      throw err;
+    }
+  }
+}
+
+interface HeldDeps {
+  readonly clock: Clock;
+  readonly timeoutMs: number;
+  readonly held: Set<HeldXact>;
+}
+
+/** A held advisory lock: its connection, its open transaction, its heartbeat. */
+class HeldXact implements PostgresLockHandle {
+  readonly #d: HeldDeps;
+  readonly #client: PgPoolClient;
+  readonly #onError: (err: Error) => void;
+  readonly #leaseMs: number;
+  #timer: ReturnType<Clock['setTimeout']> | undefined;
+  #lost = false;
+  #released = false;
+  #done = false;
+
+  constructor(deps: HeldDeps, client: PgPoolClient, onError: (err: Error) => void, leaseMs: number) {
+    this.#d = deps;
+    this.#client = client;
+    this.#onError = onError;
+    this.#leaseMs = leaseMs;
+    deps.held.add(this);
+    this.#schedule();
+  }
+
+  get lost(): boolean {
+    return this.#lost;
+  }
+
+  get released(): boolean {
+    return this.#released;
+  }
+
+  async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    this.#stop();
+    if (this.#done) return;
+    try {
+      // Ending the transaction frees the lock.
+      await bounded(
+        this.#client.query('ROLLBACK'),
+        this.#d.timeoutMs,
+        this.#d.clock,
+        'Releasing a PostgreSQL lock',
+      );
+      this.#finish();
+    } catch (err) {
+      // The connection is gone or stuck: destroying it ends the session, which frees the lock too.
+      this.#finish(true);
+      throw err;
+    }
+  }
+
+  #finish(destroy = false): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#client.removeListener('error', this.#onError);
+    this.#client.release(destroy);
+  }
+
+  #stop(): void {
+    if (this.#timer !== undefined) this.#d.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#d.held.delete(this);
+  }
+
+  #schedule(): void {
+    this.#timer = this.#d.clock.setTimeout(
+      () => void this.#beat(),
+      Math.max(1, Math.floor(this.#leaseMs / 3)),
+    );
+  }
+
+  async #beat(): Promise<void> {
+    this.#timer = undefined;
+    if (this.#released) return;
+    try {
+      await bounded(
+        this.#client.query('SELECT 1'),
+        Math.min(this.#d.timeoutMs, Math.max(1, Math.floor(this.#leaseMs / 3))),
+        this.#d.clock,
+        'A PostgreSQL lock heartbeat',
+      );
+    } catch {
+      if (this.#released) return;
+      // The session is gone (or hopeless): so is the lock.
+      this.#lost = true;
+      this.#stop();
+      this.#finish(true);
+      return;
+    }
+    if (!this.#released) this.#schedule();
+  }
+}
+
+/** A 64-bit advisory lock id (as a decimal string) from the namespace and the key. */
+function lockId(namespace: string, key: string): string {
+  const digest = createHash('sha256').update(namespace).update('\0').update(key).digest();
+  return digest.readBigInt64BE(0).toString();
+}

@@ -1,0 +1,131 @@
+/**
+ * Shared pieces of the integration tests: a fake-site auth whose logins can be held at a gate (to stall a
+ * refresh inside the lock), and small promise utilities.
+ */
+import type Keyv from 'keyv';
+import { z } from 'zod';
+import { AuthSessionError } from '../../src/errors.js';
+import {
+  type AuthSessionEvents,
+  AuthSessionManager,
+  type AuthSessionManagerOptions,
+  defineAuth,
+} from '../../src/index.js';
+import type { AuthSessionLock } from '../../src/lock/lock.js';
+import { FakeBrowserProvider, type FakeSite } from '../../src/testing/index.js';
+import { TEST_KEY } from '../unit/helpers.js';
+
+export { TEST_KEY };
+
+export interface Deferred<T = void> {
+  readonly promise: Promise<T>;
+  resolve(value: T): void;
+}
+
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** The error code a promise rejects with (`undefined` when it resolves). */
+export async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (err) {
+    return err instanceof AuthSessionError ? err.code : `not an AuthSessionError: ${String(err)}`;
+  }
+}
+
+/** A gate a login can be held at: `hold()` makes the next logins wait until `open()`. */
+export class LoginGate {
+  #open: Deferred | undefined;
+  #entered = deferred();
+
+  hold(): void {
+    this.#open = deferred();
+    this.#entered = deferred();
+  }
+
+  /** Resolves once a login reached the gate while held. */
+  get entered(): Promise<void> {
+    return this.#entered.promise;
+  }
+
+  open(): void {
+    this.#open?.resolve();
+    this.#open = undefined;
+  }
+
+  async pass(): Promise<void> {
+    const gate = this.#open;
+    if (!gate) return;
+    this.#entered.resolve();
+    await gate.promise;
+  }
+}
+
+export interface GatedWorker {
+  readonly manager: AuthSessionManager;
+  readonly gate: LoginGate;
+  /** The `sid` cookie of every login this worker made, in order. */
+  readonly sids: string[];
+  readonly events: { refreshed: number; warnings: unknown[] };
+}
+
+/**
+ * A "worker": a manager over the given store and lock, with the fake browser on `site`, whose logins pass a
+ * gate and record the session cookie they obtained.
+ */
+export function gatedWorker(
+  site: FakeSite,
+  store: Keyv,
+  lock: AuthSessionLock,
+  options: Partial<AuthSessionManagerOptions> = {},
+): GatedWorker {
+  const gate = new LoginGate();
+  const sids: string[] = [];
+  const auth = defineAuth({
+    name: 'site',
+    type: 'credentials',
+    credentials: z.object({ username: z.string(), password: z.string() }),
+    retryDelay: 0,
+    async create({ page, context, credentials }) {
+      await gate.pass();
+      await page.goto(`${site.origin}/login`);
+      await page.fill('#username', credentials.username);
+      await page.fill('#password', credentials.password);
+      await page.click('#login');
+      await page.waitForURL(/\/account$/, { timeout: 1000 });
+      const sid = (await context.cookies()).find((c) => c.name === 'sid')?.value;
+      if (sid) sids.push(sid);
+    },
+    async check({ page }) {
+      await page.goto(`${site.origin}/account`);
+      return (await page.textContent('#user')) !== null;
+    },
+  });
+  const manager = new AuthSessionManager({
+    auths: [auth],
+    store,
+    lock,
+    key: TEST_KEY,
+    browser: new FakeBrowserProvider({ site, maxContexts: 64 }),
+    lockLeaseMs: 30_000,
+    lockWaitMs: 30_000,
+    ...options,
+  });
+  const events = { refreshed: 0, warnings: [] as unknown[] };
+  manager.on('refreshed', () => events.refreshed++);
+  manager.on('warning', (e: AuthSessionEvents['warning']) => events.warnings.push(e));
+  return { manager, gate, sids, events };
+}
+
+/** The `sid` cookie of the state stored for a session (read by running a task with it). */
+export async function storedSid(manager: AuthSessionManager, id: string): Promise<string | undefined> {
+  const cookies = await manager.run(id, ({ context }) => context.cookies(), { forceCheck: false });
+  return cookies.find((c) => c.name === 'sid')?.value;
+}

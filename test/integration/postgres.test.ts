@@ -1,0 +1,298 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KeyvPostgres } from '@keyv/postgres';
+import Keyv from 'keyv';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { AuthSessionError } from '../../src/errors.js';
+import { createPostgresStore, PostgresAdvisoryLock } from '../../src/postgres/index.js';
+import { createPool, type PgPool } from '../../src/postgres/pg.js';
+import type { SessionRecord } from '../../src/store/record.js';
+import { SessionStore } from '../../src/store/session-store.js';
+import { FakeClock, FakeSite } from '../../src/testing/index.js';
+import { codeOf, gatedWorker } from './helpers.js';
+import { POSTGRES_URL, serviceAvailable } from './services.js';
+import { TcpProxy } from './tcp-proxy.js';
+
+const postgresUp = await serviceAvailable('postgres');
+
+describe.skipIf(!postgresUp)('PostgreSQL storage and lock', () => {
+  const schema = `auth_sessions_test_${randomBytes(6).toString('hex')}`;
+  let admin: PgPool;
+  const cleanup: Array<() => Promise<unknown>> = [];
+  const closeLater = <T extends { close?: () => Promise<unknown>; disconnect?: () => Promise<unknown> }>(
+    x: T,
+  ) => {
+    cleanup.push(async () => (x.close ? x.close() : x.disconnect?.()));
+    return x;
+  };
+  let tables = 0;
+  const store = (options: { table?: string; url?: string; connectTimeoutMs?: number } = {}) =>
+    closeLater(
+      createPostgresStore(options.url ?? POSTGRES_URL, {
+        schema,
+        table: options.table ?? 'sessions',
+        ...(options.connectTimeoutMs ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+      }),
+    );
+  const lock = (options: Partial<ConstructorParameters<typeof PostgresAdvisoryLock>[0]> = {}) =>
+    closeLater(new PostgresAdvisoryLock({ url: POSTGRES_URL, namespace: schema, ...options }));
+  const site = () => {
+    const s = new FakeSite({ rollingCookie: false });
+    s.addUser('alice', 'pw-alice-1');
+    s.addUser('bob', 'pw-bob-1');
+    return s;
+  };
+  const alice = { username: 'alice', password: 'pw-alice-1' };
+
+  beforeAll(() => {
+    admin = createPool(POSTGRES_URL, { max: 2, connectTimeoutMs: 5000 });
+  });
+
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn().catch(() => {});
+  });
+
+  afterAll(async () => {
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  });
+
+  it('works with a plain @keyv/postgres store: create, run, refresh, list, delete', async () => {
+    await admin.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    const keyv = new Keyv(new KeyvPostgres({ uri: POSTGRES_URL, schema, table: 'plain' }));
+    const s = site();
+    const w = gatedWorker(s, keyv, lock());
+    const { id } = await w.manager.create('site', { credentials: alice, labels: { team: 'a' } });
+    expect(await w.manager.run(id, () => 'ok')).toBe('ok');
+    s.logoutAll();
+    expect(await w.manager.run(id, () => 'again')).toBe('again');
+    expect(w.events.refreshed).toBe(1);
+    expect((await w.manager.list({ labels: { team: 'a' } })).map((x) => x.id)).toEqual([id]);
+    const { rows } = await admin.query(`SELECT value FROM "${schema}".plain`);
+    expect(JSON.stringify(rows)).not.toContain('pw-alice-1');
+    await w.manager.delete(id);
+    expect(await w.manager.list()).toEqual([]);
+    await w.manager.close();
+    await keyv.disconnect();
+  });
+
+  it('createPostgresStore: create, run, refresh, list, delete, and the table holds no secret', async () => {
+    const s = site();
+    const w = gatedWorker(s, store({ table: `t${++tables}` }), lock());
+    const a = await w.manager.create('site', { credentials: alice, labels: { team: 'a' } });
+    const b = await w.manager.create('site', { credentials: { username: 'bob', password: 'pw-bob-1' } });
+    s.logoutAll();
+    expect(await w.manager.run(a.id, () => 'ok')).toBe('ok');
+    expect(w.events.refreshed).toBe(1);
+    expect((await w.manager.list()).map((x) => x.id).sort()).toEqual([a.id, b.id].sort());
+    expect((await w.manager.list({ labels: { team: 'a' } })).map((x) => x.id)).toEqual([a.id]);
+    const { rows } = await admin.query(`SELECT key, value FROM "${schema}".t${tables}`);
+    expect(rows.map((r) => r.key)).toContain(`auth-sessions:session/${a.id}`);
+    expect(JSON.stringify(rows)).not.toContain('pw-alice-1');
+    await w.manager.delete(b.id);
+    expect((await w.manager.list()).map((x) => x.id)).toEqual([a.id]);
+    await w.manager.close();
+  });
+
+  it('writes fenced records atomically: of 20 concurrent writers expecting one generation, exactly one wins', async () => {
+    const table = `t${++tables}`;
+    const w = gatedWorker(site(), store({ table }), lock());
+    const { id } = await w.manager.create('site', { credentials: alice });
+    const writers = Array.from({ length: 20 }, () => new SessionStore(store({ table })));
+    const [base] = (await Promise.all(writers.map((writer) => writer.read(id)))) as SessionRecord[];
+    if (!base) throw new Error('no record');
+    const outcomes = await Promise.all(
+      writers.map((writer, i) =>
+        codeOf(
+          writer.write(
+            {
+              ...base,
+              revision: base.revision + 1,
+              generation: base.generation + 1,
+              labels: { writer: String(i) },
+            },
+            { generation: base.generation },
+          ),
+        ),
+      ),
+    );
+    expect(outcomes.filter((o) => o === undefined)).toHaveLength(1);
+    expect(outcomes.filter((o) => o === 'STALE_WRITE')).toHaveLength(19);
+    const stored = (await writers[0]!.read(id))!;
+    expect(stored.labels).toEqual({ writer: String(outcomes.indexOf(undefined)) });
+    const creators = Array.from({ length: 10 }, () => new SessionStore(store({ table })));
+    await Promise.all(creators.map((c) => c.read('one-id')));
+    const created = await Promise.all(
+      creators.map((c, i) =>
+        codeOf(c.write({ ...base, id: 'one-id', labels: { creator: String(i) } }, { revision: -1 })),
+      ),
+    );
+    expect(created.filter((o) => o === undefined)).toHaveLength(1);
+    await w.manager.close();
+  });
+
+  describe('PostgresAdvisoryLock', () => {
+    it('excludes, times out within waitMs, hands over on release, and stops waiting when aborted', async () => {
+      const one = lock();
+      const two = lock();
+      const held = await one.acquire('k', { leaseMs: 10_000, waitMs: 0 });
+      const started = Date.now();
+      expect(await codeOf(two.acquire('k', { leaseMs: 10_000, waitMs: 300 }))).toBe('LOCK_TIMEOUT');
+      expect(Date.now() - started).toBeLessThan(2_000);
+      const controller = new AbortController();
+      const aborted = codeOf(
+        two.acquire('k', { leaseMs: 10_000, waitMs: 10_000, signal: controller.signal }),
+      );
+      await sleep(50);
+      controller.abort();
+      expect(await aborted).toBe('ABORTED');
+      const waiting = two.acquire('k', { leaseMs: 10_000, waitMs: 5_000 });
+      await sleep(50);
+      await held.release();
+      const next = await waiting;
+      expect(next.lost).toBe(false);
+      await next.release();
+      expect(
+        await codeOf(one.acquire('other', { leaseMs: 10_000, waitMs: 0 }).then((h) => h.release())),
+      ).toBe(undefined);
+    });
+
+    it('gives mutual exclusion to many concurrent contenders', async () => {
+      const locks = [lock({ maxRetryDelayMs: 20 }), lock({ maxRetryDelayMs: 20 })];
+      let inside = 0;
+      let maxInside = 0;
+      await Promise.all(
+        Array.from({ length: 20 }, async (_, i) => {
+          const handle = await locks[i % 2]!.acquire('mutex', { leaseMs: 10_000, waitMs: 30_000 });
+          inside++;
+          maxInside = Math.max(maxInside, inside);
+          await sleep(2);
+          inside--;
+          await handle.release();
+        }),
+      );
+      expect(maxInside).toBe(1);
+    });
+
+    it('frees the lock when its holder stalls past the lease (the server ends the idle transaction)', async () => {
+      // The holder's heartbeats run on a clock that never moves: it looks stalled to the server.
+      const stalled = lock({ clock: new FakeClock() });
+      const held = await stalled.acquire('stall', { leaseMs: 300, waitMs: 0 });
+      const other = lock();
+      const started = Date.now();
+      const next = await other.acquire('stall', { leaseMs: 10_000, waitMs: 10_000 });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+      await next.release();
+      await held.release().catch(() => {}); // its connection is gone
+    });
+
+    it('frees the lock at once when the holding connection dies', async () => {
+      const holder = lock();
+      const held = await holder.acquire('dies', { leaseMs: 60_000, waitMs: 0 });
+      // Only the backend holding this very lock (a 64-bit key shows as classid = high half, objid = low half).
+      const id = createHash('sha256').update(schema).update('\0').update('dies').digest().readBigUInt64BE(0);
+      const { rows } = await admin.query(
+        `SELECT pg_terminate_backend(pid) AS ok FROM pg_locks
+          WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND classid = $1::oid AND objid = $2::oid AND objsubid = 1`,
+        [String(id >> 32n), String(id & 0xffffffffn)],
+      );
+      expect(rows).toEqual([{ ok: true }]);
+      const next = await lock().acquire('dies', { leaseMs: 10_000, waitMs: 5_000 });
+      await next.release();
+      await held.release().catch(() => {});
+    });
+
+    it('keeps a long hold alive with heartbeats', async () => {
+      const held = await lock().acquire('long', { leaseMs: 300, waitMs: 0 });
+      await sleep(1_000);
+      expect(held.lost).toBe(false);
+      expect(await codeOf(lock().acquire('long', { leaseMs: 300, waitMs: 0 }))).toBe('LOCK_TIMEOUT');
+      await held.release();
+    });
+
+    it('validates options without echoing the URL', () => {
+      expect(() => new PostgresAdvisoryLock({ url: 'mysql://u:s3cret@x' })).toThrow(AuthSessionError);
+      expect(() => new PostgresAdvisoryLock({ url: 'mysql://u:s3cret@x' })).not.toThrow(/s3cret/);
+      expect(() => createPostgresStore(POSTGRES_URL, { table: 'x; drop table y' })).toThrow(/identifier/);
+    });
+  });
+
+  it('two workers on createPostgresStore + PostgresAdvisoryLock: one refresh, the waiter reuses it', async () => {
+    const table = `t${++tables}`;
+    const s = site();
+    const a = gatedWorker(s, store({ table }), lock());
+    const b = gatedWorker(s, store({ table }), lock());
+    const { id } = await a.manager.create('site', { credentials: alice });
+    s.logoutAll();
+    a.gate.hold();
+    const runA = a.manager.run(id, () => 'a');
+    await a.gate.entered;
+    const runB = b.manager.run(id, () => 'b');
+    await sleep(100);
+    a.gate.open();
+    expect(await Promise.all([runA, runB])).toEqual(['a', 'b']);
+    expect(s.counters.logins).toBe(2);
+    await a.manager.close();
+    await b.manager.close();
+  });
+
+  it('outage: PostgreSQL unreachable during a run of tasks gives STORAGE_UNAVAILABLE, loses nothing, recovers', async () => {
+    const url = new URL(POSTGRES_URL);
+    const proxy = await TcpProxy.start(url.hostname, Number(url.port || 5432));
+    cleanup.push(() => proxy.close());
+    url.port = String(proxy.port);
+    const table = `t${++tables}`;
+    const s = site();
+    const w = gatedWorker(
+      s,
+      store({ table, url: url.toString(), connectTimeoutMs: 500 }),
+      lock({ url: url.toString(), commandTimeoutMs: 500 }),
+      {
+        storeTimeoutMs: 2_000,
+      },
+    );
+    const ids = [
+      (await w.manager.create('site', { credentials: alice })).id,
+      (await w.manager.create('site', { credentials: { username: 'bob', password: 'pw-bob-1' } })).id,
+    ];
+    const loginsBefore = s.counters.logins;
+    type Outcome = { at: number; ms: number; code: string | undefined };
+    const outcomes: Outcome[] = [];
+    let stop = false;
+    const loop = async (k: number) => {
+      for (let i = k; !stop; i++) {
+        const started = Date.now();
+        const code = await codeOf(w.manager.run(ids[i % ids.length]!, () => 'ok'));
+        outcomes.push({ at: started, ms: Date.now() - started, code });
+        await sleep(code === undefined ? 2 : 20);
+      }
+    };
+    const loops = Promise.all([0, 1, 2, 3].map(loop));
+    try {
+      await vi.waitFor(() => expect(outcomes.filter((o) => o.code === undefined).length).toBeGreaterThan(20));
+      const downAt = Date.now();
+      await proxy.cut();
+      await sleep(1_000);
+      const upAt = Date.now();
+      await proxy.restore();
+      await vi.waitFor(
+        () => expect(outcomes.filter((o) => o.at > upAt && o.code === undefined).length).toBeGreaterThan(20),
+        { timeout: 15_000, interval: 50 },
+      );
+      const whileDown = outcomes.filter((o) => o.at > downAt + 200 && o.at + o.ms < upAt);
+      expect(whileDown.length).toBeGreaterThan(5);
+      expect(new Set(whileDown.map((o) => o.code))).toEqual(new Set(['STORAGE_UNAVAILABLE']));
+      expect(Math.max(...whileDown.map((o) => o.ms))).toBeLessThan(2_500);
+    } finally {
+      stop = true;
+      await loops;
+    }
+    expect(new Set(outcomes.map((o) => o.code))).toEqual(new Set([undefined, 'STORAGE_UNAVAILABLE']));
+    const after = await Promise.all(ids.map((id) => w.manager.get(id)));
+    expect(after.map((x) => x?.state)).toEqual(['active', 'active']);
+    for (const id of ids) expect(await w.manager.run(id, () => 'again', { forceCheck: true })).toBe('again');
+    expect(s.counters.logins).toBe(loginsBefore);
+    await w.manager.close();
+  });
+});

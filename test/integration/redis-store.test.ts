@@ -1,0 +1,349 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type Keyv from 'keyv';
+import { createClient } from 'redis';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { AuthSessionError } from '../../src/errors.js';
+import { createRedisStore, RedisLock } from '../../src/redis/index.js';
+import type { SessionRecord } from '../../src/store/record.js';
+import { COMPARE_AND_SET, type CompareAndSet, SessionStore } from '../../src/store/session-store.js';
+import { FakeSite } from '../../src/testing/index.js';
+import { codeOf, gatedWorker, storedSid } from './helpers.js';
+import { DisposableRedis } from './redis-server.js';
+import { REDIS_URL, serviceAvailable } from './services.js';
+
+const redisUp = await serviceAvailable('redis');
+
+describe.skipIf(!redisUp)('Redis storage and fencing', () => {
+  const run = randomUUID();
+  const redis = createClient({ url: REDIS_URL });
+  const cleanup: Array<() => Promise<unknown>> = [];
+  let n = 0;
+  /** A fresh namespace, store and lock for one test (all cleaned up afterwards). */
+  const fresh = () => {
+    const namespace = `auth-sessions-test-${run}-${++n}`;
+    const lockPrefix = `${namespace}:lock:`;
+    const stores: Keyv[] = [];
+    const locks: RedisLock[] = [];
+    const store = () => {
+      const s = createRedisStore(REDIS_URL, { namespace });
+      stores.push(s);
+      return s;
+    };
+    const lock = () => {
+      const l = new RedisLock({ url: REDIS_URL, prefix: lockPrefix });
+      locks.push(l);
+      return l;
+    };
+    cleanup.push(async () => {
+      await Promise.allSettled(locks.map((l) => l.close()));
+      await Promise.allSettled(stores.map((s) => s.disconnect()));
+    });
+    return { namespace, lockPrefix, store, lock };
+  };
+  const site = () => {
+    const s = new FakeSite({ rollingCookie: false });
+    s.addUser('alice', 'pw-alice-1');
+    s.addUser('bob', 'pw-bob-1');
+    s.addUser('carol', 'pw-carol-1');
+    return s;
+  };
+  const alice = { username: 'alice', password: 'pw-alice-1' };
+
+  beforeAll(async () => {
+    redis.on('error', () => {});
+    await redis.connect();
+  });
+
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0)) await fn();
+  });
+
+  afterAll(async () => {
+    for await (const keys of redis.scanIterator({ MATCH: `auth-sessions-test-${run}-*` })) {
+      if (keys.length) await redis.del(keys);
+    }
+    redis.destroy();
+  });
+
+  it('keeps sealed sessions a manager can create, run, refresh, list and delete', async () => {
+    const { namespace, store, lock } = fresh();
+    const s = site();
+    const w = gatedWorker(s, store(), lock());
+    const created = await w.manager.create('site', { credentials: alice, labels: { team: 'a' } });
+    expect(await w.manager.run(created.id, ({ session }) => session.id)).toBe(created.id);
+    s.logoutAll();
+    await w.manager.run(created.id, () => undefined);
+    expect(w.events.refreshed).toBe(1);
+    expect(s.counters.logins).toBe(2);
+    expect((await w.manager.list({ labels: { team: 'a' } })).map((x) => x.id)).toEqual([created.id]);
+    // Everything lives under the namespace, and no secret is readable in Redis.
+    const keys: string[] = [];
+    for await (const batch of redis.scanIterator({ MATCH: `${namespace}::*` })) keys.push(...batch);
+    expect(keys).toContain(`${namespace}::session/${created.id}`);
+    const raw = await redis.get(`${namespace}::session/${created.id}`);
+    expect(raw).not.toContain('pw-alice-1');
+    expect(raw).not.toContain(w.sids.at(-1));
+    await w.manager.delete(created.id);
+    expect(await w.manager.get(created.id)).toBeUndefined();
+    await w.manager.close();
+  });
+
+  it('writes fenced records atomically: of 20 concurrent writers expecting one generation, exactly one wins', async () => {
+    const { store, lock } = fresh();
+    const w = gatedWorker(site(), store(), lock());
+    const { id } = await w.manager.create('site', { credentials: alice });
+    // Each writer has its own connection, like separate processes.
+    const writers = Array.from({ length: 20 }, () => new SessionStore(store()));
+    // Connected and warm, so that all of them read before any of them writes.
+    const [base] = (await Promise.all(writers.map((writer) => writer.read(id)))) as SessionRecord[];
+    if (!base) throw new Error('no record');
+    const outcomes = await Promise.all(
+      writers.map((writer, i) =>
+        codeOf(
+          writer.write(
+            {
+              ...base,
+              revision: base.revision + 1,
+              generation: base.generation + 1,
+              labels: { writer: String(i) },
+            },
+            { generation: base.generation },
+          ),
+        ),
+      ),
+    );
+    expect(outcomes.filter((o) => o === undefined)).toHaveLength(1);
+    expect(outcomes.filter((o) => o === 'STALE_WRITE')).toHaveLength(19);
+    const winner = outcomes.indexOf(undefined);
+    const stored = (await writers[0]!.read(id))!;
+    expect(stored.labels).toEqual({ writer: String(winner) });
+    expect(stored.generation).toBe(base.generation + 1);
+    await w.manager.close();
+  });
+
+  it('lets exactly one of several concurrent creators of one id win', async () => {
+    const { store, lock } = fresh();
+    const w = gatedWorker(site(), store(), lock());
+    const { id } = await w.manager.create('site', { credentials: alice });
+    const template = (await new SessionStore(store()).read(id))!;
+    const fresh2 = { ...template, id: 'one-id', revision: 0 };
+    const creators = Array.from({ length: 10 }, () => new SessionStore(store()));
+    await Promise.all(creators.map((creator) => creator.read('one-id')));
+    const outcomes = await Promise.all(
+      creators.map((creator, i) =>
+        codeOf(creator.write({ ...fresh2, labels: { creator: String(i) } }, { revision: -1 })),
+      ),
+    );
+    expect(outcomes.filter((o) => o === undefined)).toHaveLength(1);
+    expect(outcomes.filter((o) => o === 'STALE_WRITE')).toHaveLength(9);
+    await w.manager.close();
+  });
+
+  it('re-checks a fenced write when an unrelated write lands in between, and never reuses a revision', async () => {
+    const { store, lock } = fresh();
+    const keyv = store();
+    const w = gatedWorker(site(), keyv, lock());
+    const { id } = await w.manager.create('site', { credentials: alice });
+    const sessions = new SessionStore(keyv);
+    const base = (await sessions.read(id))!;
+    // A run saving its cookies sneaks in between our read and our compare-and-set.
+    const original = (keyv as unknown as Record<symbol, CompareAndSet>)[COMPARE_AND_SET]!;
+    let sneaked = false;
+    Object.defineProperty(keyv, COMPARE_AND_SET, {
+      configurable: true,
+      value: async (key: string, expected: string | undefined, next: string) => {
+        if (!sneaked) {
+          sneaked = true;
+          const other = new SessionStore(store());
+          await other.write(
+            { ...base, revision: base.revision + 1, labels: { by: 'run' } },
+            { revision: base.revision },
+          );
+        }
+        return original(key, expected, next);
+      },
+    });
+    const refreshed: SessionRecord = {
+      ...base,
+      revision: base.revision + 1,
+      generation: base.generation + 1,
+      labels: { by: 'refresh' },
+    };
+    const written = await sessions.write(refreshed, { generation: base.generation });
+    expect(sneaked).toBe(true);
+    const stored = (await sessions.read(id))!;
+    expect(stored.labels).toEqual({ by: 'refresh' });
+    // The run took revision base+1; the refresh went above it, so a writer fenced on base+1 now fails.
+    expect(stored.revision).toBe(base.revision + 2);
+    expect(written.revision).toBe(base.revision + 2);
+    expect(
+      await codeOf(sessions.write({ ...base, revision: base.revision + 2 }, { revision: base.revision + 1 })),
+    ).toBe('STALE_WRITE');
+    await w.manager.close();
+  });
+
+  it('never writes over a record it cannot read', async () => {
+    const { namespace, store, lock } = fresh();
+    const keyv = store();
+    const w = gatedWorker(site(), keyv, lock());
+    const { id } = await w.manager.create('site', { credentials: alice });
+    const sessions = new SessionStore(keyv);
+    const base = (await sessions.read(id))!;
+    const key = `${namespace}::session/${id}`;
+    await redis.set(key, '{"value":"{\\"v\\":1,\\"broken\\":true}"}');
+    expect(
+      await codeOf(sessions.write({ ...base, revision: base.revision + 1 }, { revision: base.revision })),
+    ).toBe('CORRUPT_RECORD');
+    expect(await redis.get(key)).toBe('{"value":"{\\"v\\":1,\\"broken\\":true}"}');
+    await w.manager.close();
+  });
+
+  it('gives STORAGE_UNAVAILABLE quickly, never "not found", when Redis cannot be reached', async () => {
+    const store = createRedisStore('redis://127.0.0.1:1', { connectTimeoutMs: 300 });
+    const w = gatedWorker(
+      site(),
+      store,
+      new RedisLock({ url: 'redis://127.0.0.1:1', commandTimeoutMs: 300 }),
+    );
+    const started = Date.now();
+    expect(await codeOf(w.manager.get('abc'))).toBe('STORAGE_UNAVAILABLE');
+    expect(await codeOf(w.manager.run('abc', () => 1))).toBe('STORAGE_UNAVAILABLE');
+    expect(Date.now() - started).toBeLessThan(3_000);
+    await w.manager.close();
+    await store.disconnect();
+  });
+
+  it('validates its options without echoing the URL', () => {
+    expect(() => createRedisStore('http://:s3cret@x')).toThrow(AuthSessionError);
+    expect(() => createRedisStore('http://:s3cret@x')).not.toThrow(/s3cret/);
+    expect(() => createRedisStore(REDIS_URL, { namespace: '' })).toThrow(/namespace/);
+    expect(() => createRedisStore(REDIS_URL, { connectTimeoutMs: -1 })).toThrow(/connectTimeoutMs/);
+  });
+
+  describe('two workers, one session', () => {
+    it('reads the record again after taking the lock: a worker that waited uses the refresh it waited for', async () => {
+      const { store, lock } = fresh();
+      const s = site();
+      const a = gatedWorker(s, store(), lock());
+      const b = gatedWorker(s, store(), lock());
+      const { id } = await a.manager.create('site', { credentials: alice });
+      s.logoutAll();
+      a.gate.hold();
+      const runA = a.manager.run(id, () => 'a');
+      await a.gate.entered; // A holds the lock, mid-refresh
+      const runB = b.manager.run(id, () => 'b'); // B's check fails; it waits for the lock
+      await sleep(100);
+      a.gate.open();
+      expect(await Promise.all([runA, runB])).toEqual(['a', 'b']);
+      expect(s.counters.logins).toBe(2); // create + one refresh
+      expect(a.events.refreshed + b.events.refreshed).toBe(1);
+      await a.manager.close();
+      await b.manager.close();
+    });
+
+    it('fences a worker whose lock lapsed mid-refresh: it cannot overwrite the newer record', async () => {
+      const { lockPrefix, store, lock } = fresh();
+      const s = site();
+      const a = gatedWorker(s, store(), lock());
+      const b = gatedWorker(s, store(), lock());
+      const { id } = await a.manager.create('site', { credentials: alice });
+      const generation = (await new SessionStore(store()).read(id))!.generation;
+      s.logoutAll();
+      a.gate.hold();
+      const runA = a.manager.run(id, () => 'a');
+      await a.gate.entered; // A holds the lock and stalls inside its refresh…
+      await redis.del(`${lockPrefix}refresh:${id}`); // …long enough for its lease to lapse
+      expect(await b.manager.run(id, () => 'b')).toBe('b'); // B takes the lock and refreshes
+      const bSid = b.sids.at(-1);
+      const afterB = (await new SessionStore(store()).read(id))!;
+      expect(afterB.generation).toBe(generation + 1);
+      a.gate.open(); // A wakes up, logs in, and tries to save its (stale) refresh
+      expect(await runA).toBe('a'); // A's run still succeeds, with B's record
+      const stored = (await new SessionStore(store()).read(id))!;
+      expect(stored.generation).toBe(generation + 1);
+      expect(a.events.refreshed).toBe(0);
+      expect(b.events.refreshed).toBe(1);
+      expect(a.sids).toHaveLength(2); // A did log in (its lease was gone), but its result was not stored
+      expect(a.sids.at(-1)).not.toBe(bSid);
+      expect(await storedSid(b.manager, id)).toBe(bSid);
+      await a.manager.close();
+      await b.manager.close();
+    });
+  });
+
+  describe('outage: Redis stopped and started again during a run of tasks', () => {
+    let server: DisposableRedis | undefined;
+    afterAll(async () => {
+      await server?.dispose();
+    });
+
+    it('fails tasks with STORAGE_UNAVAILABLE while down, loses nothing, and works again after', async () => {
+      server = await DisposableRedis.start();
+      const store = createRedisStore(server.url, { connectTimeoutMs: 300 });
+      const lock = new RedisLock({ url: server.url, commandTimeoutMs: 500 });
+      const s = site();
+      const w = gatedWorker(s, store, lock, { storeTimeoutMs: 2_000 });
+      const ids: string[] = [];
+      for (const [username, password] of [
+        ['alice', 'pw-alice-1'],
+        ['bob', 'pw-bob-1'],
+        ['carol', 'pw-carol-1'],
+      ] as const) {
+        ids.push((await w.manager.create('site', { credentials: { username, password } })).id);
+      }
+      const before = await Promise.all(ids.map((id) => w.manager.get(id)));
+      const loginsBefore = s.counters.logins;
+
+      type Outcome = { at: number; ms: number; code: string | undefined };
+      const outcomes: Outcome[] = [];
+      let stop = false;
+      const loop = async (k: number) => {
+        for (let i = k; !stop; i++) {
+          const started = Date.now();
+          const code = await codeOf(w.manager.run(ids[i % ids.length]!, () => 'ok'));
+          outcomes.push({ at: started, ms: Date.now() - started, code });
+          await sleep(code === undefined ? 2 : 20);
+        }
+      };
+      const loops = Promise.all([0, 1, 2, 3].map(loop));
+      try {
+        await vi.waitFor(() =>
+          expect(outcomes.filter((o) => o.code === undefined).length).toBeGreaterThan(20),
+        );
+        const downAt = Date.now();
+        await server.stop();
+        await sleep(2_000);
+        const upAt = Date.now();
+        await server.start();
+        await vi.waitFor(
+          () =>
+            expect(outcomes.filter((o) => o.at > upAt && o.code === undefined).length).toBeGreaterThan(20),
+          { timeout: 15_000, interval: 50 },
+        );
+        const whileDown = outcomes.filter((o) => o.at > downAt + 200 && o.at + o.ms < upAt);
+        expect(whileDown.length).toBeGreaterThanOrEqual(8);
+        expect(new Set(whileDown.map((o) => o.code))).toEqual(new Set(['STORAGE_UNAVAILABLE']));
+        // Failing is quick (a call waits for a reconnection up to connectTimeoutMs): none hangs for the outage.
+        expect(Math.max(...whileDown.map((o) => o.ms))).toBeLessThan(2_500);
+      } finally {
+        stop = true;
+        await loops;
+      }
+      // Only two outcomes ever: success or STORAGE_UNAVAILABLE.
+      expect(new Set(outcomes.map((o) => o.code))).toEqual(new Set([undefined, 'STORAGE_UNAVAILABLE']));
+      // Nothing lost or corrupted: every session is there, active, on the same login, and still logged in.
+      const after = await Promise.all(ids.map((id) => w.manager.get(id)));
+      expect(after.map((x) => x?.state)).toEqual(['active', 'active', 'active']);
+      expect(after.map((x) => x?.id)).toEqual(before.map((x) => x?.id));
+      for (const id of ids)
+        expect(await w.manager.run(id, () => 'again', { forceCheck: true })).toBe('again');
+      expect(s.counters.logins).toBe(loginsBefore);
+      const direct = new SessionStore(store);
+      for (const id of ids) expect((await direct.read(id))?.generation).toBe(1);
+      await w.manager.close();
+      await lock.close();
+      await store.disconnect();
+    });
+  });
+});
