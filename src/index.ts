@@ -8,6 +8,26 @@ export type {
   ProxySettings,
 } from './browser/provider.js';
 export { type BrowserState, browserStateSchema } from './browser/state.js';
+export type { WarmContextOptions, WarmContextsInput } from './browser/warm-pool.js';
+export { DEFAULT_INPUT_TIMEOUT_MS, type PendingInputRequest } from './challenges/input.js';
+export { OPERATION_STATUSES, type OperationStatus } from './challenges/operation-store.js';
+export {
+  type AuthOperation,
+  DEFAULT_POLL_INTERVAL_MS,
+  type OperationStartOptions,
+  type OperationViewOptions,
+  type OperationWaitOptions,
+  type ResumeOptions,
+  type StartCreateOptions,
+  type StartUpdateOptions,
+} from './challenges/operations.js';
+export {
+  currentTotp,
+  parseTotpSecret,
+  TOTP_MIN_REMAINING_SECONDS,
+  TOTP_PERIOD_SECONDS,
+  type TotpSettings,
+} from './challenges/totp.js';
 export { type Clock, systemClock, type TimerHandle } from './clock.js';
 export {
   type AuthDefinition,
@@ -22,6 +42,13 @@ export {
   type InputRequest,
   type RecorderAuthDefinition,
 } from './define.js';
+export {
+  chromeUserAgent,
+  DEFAULT_CHROME_MAJOR,
+  type DevicePlatform,
+  type GenerateDeviceOptions,
+  generateDevice,
+} from './device.js';
 export {
   AuthSessionError,
   type AuthSessionErrorCode,
@@ -39,14 +66,35 @@ export {
   type ListFilter,
   type UpdateSessionOptions,
 } from './manager.js';
+export type { AuthDescription, CredentialField } from './monitor/describe-auth.js';
+export type { DurationSummary } from './monitor/duration-window.js';
 export type {
   AuthSessionEventName,
   AuthSessionEvents,
   AuthSessionListener,
   ErrorSummary,
+  SessionChangeVia,
 } from './monitor/events.js';
+export type { HistoryEntry, HistoryKind, HistoryOptions } from './monitor/history.js';
+export type { AuthSessionLogger, LogLevel } from './monitor/logger.js';
+export type { MonitorOptions } from './monitor/monitor.js';
+export type { AuthSessionStats, OperationStats, SessionCounts, StatsOptions } from './monitor/stats.js';
+export { TELEMETRY_ATTRIBUTES, TELEMETRY_SPANS, type TelemetryOptions } from './monitor/telemetry.js';
 export type { ProxyInput } from './proxy.js';
+export { parseProxy, stickyToken } from './proxy.js';
+export type {
+  QueuePauseReason,
+  SessionQueue,
+  SessionQueueOptions,
+  SessionTaskInfo,
+  SessionTaskOptions,
+} from './queue/session-queue.js';
+export {
+  DEFAULT_RECORD_TIMEOUT_MS,
+  type RecorderPageHandler,
+  type RecordOptions,
+} from './recorder/record.js';
+export { type ImportStateOptions, parseBrowserState } from './recorder/state-transfer.js';
 export type { AuthSessionInfo } from './session-info.js';
 export { createMemoryStore, createSqliteStore, type SqliteStoreOptions } from './store/default-store.js';
 export type { KeyFileInput, KeyInput, KeyringInput, PassphraseKeyInput } from './vault/key-source.js';
-// — exports added by feature modules below —
