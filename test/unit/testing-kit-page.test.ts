@@ -157,7 +157,8 @@ describe('FakePage', () => {
     await pending;
     expect(page.url()).toMatch(/\/account$/);
     await new Promise((resolve) => setImmediate(resolve));
-    expect(timers()).toBe(before);
+    // Process-wide count: timers of the runner may end meanwhile, so "not more than before" is the claim.
+    expect(timers()).toBeLessThanOrEqual(before);
   });
 
   it('rejects pending waits when the page closes', async () => {
