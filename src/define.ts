@@ -211,7 +211,13 @@ export function defineAuth(definition: AuthDefinition): AuthDefinition {
 /** Validates the numeric options of an auth or a call; throws `INVALID_OPTIONS` naming the option. */
 export function validateAuthOptions(options: AuthOptions, where: string): void {
   const positiveInt = ['checkAttempts', 'createAttempts'] as const;
-  const nonNegative = ['checkTimeout', 'createTimeout', 'checkInterval', 'retryDelay', 'inputTimeout'] as const;
+  const nonNegative = [
+    'checkTimeout',
+    'createTimeout',
+    'checkInterval',
+    'retryDelay',
+    'inputTimeout',
+  ] as const;
   for (const key of positiveInt) {
     const v = options[key];
     if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > 100)) {

@@ -170,7 +170,11 @@ export class Lifecycle {
     // The store may bump the revision above one written meanwhile: what it wrote is what callers hold.
     const written = await this.#d.store.write(next, condition);
     if (previous && previous.state !== written.state) {
-      this.#d.events.emit('transition', { session: toInfo(written), from: previous.state, to: written.state });
+      this.#d.events.emit('transition', {
+        session: toInfo(written),
+        from: previous.state,
+        to: written.state,
+      });
     }
     return written;
   }
@@ -284,9 +288,13 @@ export class Lifecycle {
     const open = (s: AbortSignal) => this.openContext(record, codec, state, s);
     // A run that just got a renewed session has nothing to yield to.
     if (!yieldable) return this.#warmOrFresh(record, open, signal);
-    // Waiting for a slot ends early when a refresh of the session starts (see #yieldToRefresh).
+    // Waiting for a slot ends early when a refresh of the session starts (see #yieldToRefresh). One controller
+    // that follows the caller's signal: cheaper than AbortSignal.any on every run.
     const yielding = new AbortController();
-    const waiting = AbortSignal.any([signal, yielding.signal]);
+    const follow = () => yielding.abort(signal.reason);
+    if (signal.aborted) follow();
+    else signal.addEventListener('abort', follow, { once: true });
+    const waiting = yielding.signal;
     let peers = this.#opening.get(record.id);
     if (!peers) {
       peers = new Set();
@@ -299,6 +307,7 @@ export class Lifecycle {
       if (yielding.signal.aborted && !signal.aborted) throw YIELD_TO_REFRESH;
       throw err;
     } finally {
+      signal.removeEventListener('abort', follow);
       peers.delete(yielding);
       if (peers.size === 0 && this.#opening.get(record.id) === peers) this.#opening.delete(record.id);
     }

@@ -209,7 +209,8 @@ export class SessionStore {
       const seen = this.#decoded.get(record.id);
       if (seen !== undefined && meetsCondition(seen.record, condition)) {
         const next = aboveRevision(record, seen.record);
-        if (await this.#call('write', () => swap(key, seen.raw, JSON.stringify(next)))) return next;
+        const value = JSON.stringify(next);
+        if (await this.#call('write', () => swap(key, seen.raw, value))) return this.#written(next, value);
       }
       // Another write between our read and our swap (a run saving its cookies) makes the swap miss: read
       // again and re-check the condition, a bounded number of times.
@@ -225,7 +226,7 @@ export class SessionStore {
         const next = aboveRevision(record, current);
         const value = JSON.stringify(next);
         const expected = current === undefined ? undefined : (raw as string);
-        if (await this.#call('write', () => swap(key, expected, value))) return next;
+        if (await this.#call('write', () => swap(key, expected, value))) return this.#written(next, value);
         if (attempt >= MAX_SWAP_ATTEMPTS) {
           throw new AuthSessionError('STALE_WRITE', `Session "${record.id}" kept changing meanwhile`, {
             sessionId: record.id,
@@ -239,12 +240,28 @@ export class SessionStore {
       assertCondition(record.id, current, condition);
       next = aboveRevision(record, current);
     }
-    const ok = await this.#call('write', () => this.#keyv.set(key, JSON.stringify(next)));
+    const value = JSON.stringify(next);
+    const ok = await this.#call('write', () => this.#keyv.set(key, value));
     if (ok === false) {
       throw new AuthSessionError('STORAGE_UNAVAILABLE', `The store refused to save session "${record.id}"`, {
         sessionId: record.id,
       });
     }
+    return this.#written(next, value);
+  }
+
+  /**
+   * Remembers a record this store just wrote as the decoded form of the exact text written: reading that
+   * text back (the next run of the session) then needs no parse and validation. Text that differs in any
+   * way (another writer, tampering) is decoded and validated as always.
+   */
+  #written(next: SessionRecord, value: string): SessionRecord {
+    this.#decoded.delete(next.id);
+    if (this.#decoded.size >= DECODED_CACHE_SIZE) {
+      const oldest = this.#decoded.keys().next().value;
+      if (oldest !== undefined) this.#decoded.delete(oldest);
+    }
+    this.#decoded.set(next.id, { raw: value, record: JSON.parse(value) as SessionRecord });
     return next;
   }
 

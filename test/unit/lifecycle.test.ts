@@ -279,7 +279,10 @@ describe('update without logging in', () => {
     h = harness({ auth: { createAttempts: 1 } });
     const s = await h.manager.create('site', { credentials: alice });
     h.site.changePassword('alice', 'changed-pw');
-    await expectCode(h.manager.run(s.id, () => 1), 'SESSION_EXPIRED');
+    await expectCode(
+      h.manager.run(s.id, () => 1),
+      'SESSION_EXPIRED',
+    );
     const updated = await h.manager.update(s.id, { labels: { team: 'ops' } });
     expect(updated).toMatchObject({ state: 'expired', labels: { team: 'ops' } });
   });

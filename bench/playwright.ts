@@ -1,0 +1,233 @@
+/**
+ * Benchmarks 1 and 2, in real Chromium against the demo site:
+ *   1. `manager.run()` against the same work written by hand with raw Playwright (newContext with
+ *      storageState, check, task, storageState, close);
+ *   2. `manager.run()` with `checkInterval` and a warm context per session against that hand-written
+ *      check-every-time loop.
+ * Both sides use the same Browser (the one the library's ChromiumProvider launched) and the same check and
+ * task functions.
+ */
+import { join } from 'node:path';
+import type Keyv from 'keyv';
+import type { Browser, BrowserContext, BrowserContextOptions } from 'playwright-core';
+import { startDemoSite } from '../examples/demo-site/server.js';
+import { AuthSessionManager, ChromiumProvider, createSqliteStore } from '../src/index.js';
+import { BENCH_KEY, DEMO_ALICE, demoAuth, demoCheck, demoLogin, demoTask, tempDir } from './fixtures.js';
+import {
+  alternate,
+  type BenchReport,
+  median,
+  ms,
+  type PairsResult,
+  progress,
+  quantile,
+  ratio,
+} from './lib.js';
+
+export interface PlaywrightBenchOptions {
+  readonly pairs: number;
+  readonly warmup: number;
+  readonly items: readonly (1 | 2)[];
+  /** Also measure each lever alone (checkInterval only, warm context only). */
+  readonly levers?: boolean;
+}
+
+type StorageState = Awaited<ReturnType<BrowserContext['storageState']>>;
+
+export async function benchPlaywright(options: PlaywrightBenchOptions): Promise<BenchReport[]> {
+  const reports: BenchReport[] = [];
+  if (options.items.length === 0) return reports;
+  const tmp = tempDir();
+  const site = await startDemoSite({ sessionTtlSeconds: 24 * 3600 });
+  const url = site.url;
+  // Two contexts at most are open at once here (the hand-written one is outside the provider's count).
+  const provider = new ChromiumProvider({ maxContexts: 4 });
+  const store = createSqliteStore(join(tmp.dir, 'sessions.sqlite'));
+  const common = { store, key: BENCH_KEY, browser: provider };
+  const plain = new AuthSessionManager({ ...common, auths: [demoAuth(url)] });
+  const warm = new AuthSessionManager({
+    ...common,
+    auths: [demoAuth(url)],
+    warmContexts: { max: 2, reusePages: true },
+  });
+  const warmNewPage = new AuthSessionManager({ ...common, auths: [demoAuth(url)], warmContexts: { max: 2 } });
+  try {
+    progress('1/2. launching Chromium and logging in');
+    // The browser the provider launched: the hand-written side uses the very same one.
+    const probe = await provider.newContext({});
+    const browser = probe.context.browser() as Browser;
+    await probe.close();
+
+    const session = await plain.create('demo', { credentials: DEMO_ALICE });
+    // A session always presents one device profile (generated at creation); the hand-written side presents
+    // the same one, so both do the same work in the browser.
+    const device = await deviceOf(store, session.id);
+    let handState: StorageState;
+    {
+      const context = await browser.newContext(device);
+      const page = await context.newPage();
+      await demoLogin(page, url, DEMO_ALICE.username, DEMO_ALICE.password);
+      handState = await context.storageState();
+      await context.close();
+    }
+
+    /** What a user writes without the library, state kept in a variable. */
+    const handWritten = async () => {
+      const context = await browser.newContext({ ...device, storageState: handState });
+      try {
+        const page = await context.newPage();
+        if (!(await demoCheck(page, url))) throw new Error('hand-written: logged out');
+        if ((await demoTask(page, url)) !== 'alice') throw new Error('hand-written: task failed');
+        handState = await context.storageState();
+      } finally {
+        await context.close();
+      }
+    };
+    const viaLibrary =
+      (manager: AuthSessionManager, runOptions: { checkInterval?: number } = {}) =>
+      async () => {
+        const user = await manager.run(session.id, ({ page }) => demoTask(page, url), runOptions);
+        if (user !== 'alice') throw new Error('library: task failed');
+      };
+    const pairs = { pairs: options.pairs, warmup: options.warmup };
+
+    if (options.items.includes(1)) {
+      const started = Date.now();
+      progress(`1. run() vs hand-written Playwright: ${options.pairs} pairs`);
+      const result = await alternate({ ...pairs, a: handWritten, b: viaLibrary(plain) });
+      const r = median(result.ratios);
+      reports.push({
+        id: 1,
+        title: 'run() vs the same work by hand with raw Playwright',
+        seconds: (Date.now() - started) / 1000,
+        method: [
+          `Real Chromium (one Browser for both sides, launched by the library's \`ChromiumProvider\`), the demo site`,
+          '(examples/demo-site) on localhost. Hand-written: `browser.newContext({ storageState })` with the device',
+          "profile the library generated for the session (user agent, viewport, locale, time zone: the library's",
+          'contexts always present it, so the hand-written side does too), new page, the check',
+          '(open /account, read `#user`), the task (open /account again, read `#user`; the site rolls a cookie on',
+          'that page), `context.storageState()`, `context.close()`,',
+          'the state kept in a variable. Library: `manager.run(id, task)` with default options (a check before every',
+          'run) over a SQLite store (`createSqliteStore`) with encryption: it also reads and validates the record,',
+          'captures IndexedDB and sessionStorage besides cookies, and seals and writes the rolled cookies of every',
+          `run. ${options.pairs} pairs in alternation (${options.warmup} discarded).`,
+        ].join('\n'),
+        figures: [
+          {
+            item: '1',
+            figure: 'hand-written Playwright per run (median)',
+            value: ms(median(result.a)),
+            target: '',
+          },
+          { item: '1', figure: 'manager.run() per run (median)', value: ms(median(result.b)), target: '' },
+          {
+            item: '1',
+            figure: 'ratio run()/hand-written (median of pairs)',
+            value: spread(result, r),
+            target: '≤ 1.05×',
+            holds: r <= 1.05,
+          },
+        ],
+      });
+    }
+
+    if (options.items.includes(2)) {
+      const started = Date.now();
+      const interval = { checkInterval: 3600_000 };
+      progress(`2. run() with checkInterval + warm context vs hand-written loop: ${options.pairs} pairs`);
+      const result = await alternate({ ...pairs, a: handWritten, b: viaLibrary(warm, interval) });
+      const speedup = median(result.a.map((a, i) => a / result.b[i]!));
+      const figures = [
+        {
+          item: '2',
+          figure: 'hand-written check-every-time per run (median)',
+          value: ms(median(result.a)),
+          target: '',
+        },
+        {
+          item: '2',
+          figure: 'run() with checkInterval + warm context per run (median)',
+          value: ms(median(result.b)),
+          target: '',
+        },
+        {
+          item: '2',
+          figure: 'speed-up hand-written/run() (median of pairs)',
+          value: `${ratio(speedup)} (p25 ${ratio(
+            quantile(
+              result.a.map((a, i) => a / result.b[i]!),
+              0.25,
+            ),
+          )})`,
+          target: '≥ 3×',
+          holds: speedup >= 3,
+        },
+      ];
+      if (options.levers) {
+        progress('2. each lever alone');
+        const newPage = await alternate({ ...pairs, a: handWritten, b: viaLibrary(warmNewPage, interval) });
+        const intervalOnly = await alternate({ ...pairs, a: handWritten, b: viaLibrary(plain, interval) });
+        const warmOnly = await alternate({ ...pairs, a: handWritten, b: viaLibrary(warm) });
+        figures.push(
+          {
+            item: '2',
+            figure: 'speed-up with checkInterval + warm context, a new page per run',
+            value: ratio(median(newPage.a.map((a, i) => a / newPage.b[i]!))),
+            target: '',
+          },
+          {
+            item: '2',
+            figure: 'speed-up with checkInterval only (fresh context per run)',
+            value: ratio(median(intervalOnly.a.map((a, i) => a / intervalOnly.b[i]!))),
+            target: '',
+          },
+          {
+            item: '2',
+            figure: 'speed-up with a warm context (pages reused) only, check every run',
+            value: ratio(median(warmOnly.a.map((a, i) => a / warmOnly.b[i]!))),
+            target: '',
+          },
+        );
+      }
+      reports.push({
+        id: 2,
+        title: 'run() with checkInterval and a warm context vs the hand-written check-every-time loop',
+        seconds: (Date.now() - started) / 1000,
+        method: [
+          'Same browser, site, task and hand-written side as benchmark 1. Library: a manager with',
+          '`warmContexts: { max: 2, reusePages: true }` and `run(id, task, { checkInterval: 3_600_000 })`: the run',
+          "borrows the session's warm, logged-in context and the page the previous run left, skips the check (the",
+          'last one is recent), runs the task, captures the state, seals and saves it (the site rolled a cookie',
+          'during the task), then hands the page and context back.',
+          `${options.pairs} pairs in alternation (${options.warmup} discarded).`,
+          options.levers
+            ? 'Full mode also measures a new page per run (the `warmContexts` default) and each lever alone.'
+            : 'Full mode (`--full`) also measures a new page per run (the `warmContexts` default) and each lever alone.',
+        ]
+          .filter(Boolean)
+          .join('\n'),
+        figures,
+      });
+    }
+  } finally {
+    await warmNewPage.close();
+    await warm.close();
+    await plain.close();
+    await provider.close();
+    await site.close();
+    await store.disconnect();
+    tmp.remove();
+  }
+  return reports;
+}
+
+/** The device profile stored (in the clear) in the session's record, as Playwright context options. */
+async function deviceOf(store: Keyv, id: string): Promise<BrowserContextOptions> {
+  const raw = await store.get<string>(`session/${id}`);
+  const record = JSON.parse(String(raw)) as { device?: BrowserContextOptions };
+  return { ...record.device };
+}
+
+function spread(result: PairsResult, r: number): string {
+  return `${ratio(r)} (p25 ${ratio(quantile(result.ratios, 0.25))}, p75 ${ratio(quantile(result.ratios, 0.75))})`;
+}

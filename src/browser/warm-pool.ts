@@ -1,0 +1,669 @@
+import type { BrowserContext, Page } from 'playwright-core';
+import type { Clock, TimerHandle } from '../clock.js';
+import { AuthSessionError } from '../errors.js';
+import type { BrowserProvider, ContextLease } from './provider.js';
+import { abortError, Slots } from './slots.js';
+import type { BrowserState } from './state.js';
+
+/**
+ * Options of the warm-context pool (the manager's `warmContexts` option).
+ *
+ * A warm context is a browser context kept open, logged in, for one active session between runs. A run
+ * borrows it and opens a new page in it (closed when the run ends), so it skips the cost of a fresh context
+ * (about 0.5 s on 2 cores) and of restoring the state. Concurrent runs of one session share the context,
+ * one page each.
+ *
+ * @example
+ * ```ts
+ * const manager = new AuthSessionManager({ auths, warmContexts: { max: 4, idleMs: 60_000, pagesPerContext: 4 } });
+ * ```
+ */
+export interface WarmContextOptions {
+  /**
+   * Warm contexts kept open at most (one per session, least recently used closed first). Keep it below the
+   * browser provider's `maxContexts` so logins and other sessions still find a slot; an idle warm context is
+   * closed anyway as soon as anyone waits for a slot.
+   * @default 4
+   */
+  readonly max?: number;
+  /**
+   * Milliseconds a warm context stays open without a run before it is closed.
+   * @default 30000
+   */
+  readonly idleMs?: number;
+  /**
+   * Runs of one session that share its warm context at once (one page each); further runs of that session
+   * wait for a page, abortably.
+   * @default 4
+   */
+  readonly pagesPerContext?: number;
+  /**
+   * Keep a run's page open for the next run of the session instead of closing it (at most `pagesPerContext`
+   * per context). Opening a page is most of what a warm run costs (a renderer to start), so this is the
+   * largest saving after the context itself. The next run then starts on the page where the previous one
+   * left it (navigate first, as tasks usually do); listeners and routes the task added are removed, but
+   * page-level settings it changed (`exposeFunction`, `addInitScript`, viewport, extra headers…) stay.
+   * @default false (a new page per run, closed when the run ends)
+   */
+  readonly reusePages?: boolean;
+}
+
+/** What the manager's `warmContexts` option accepts: `true` for the defaults, a number for `max`, or options. */
+export type WarmContextsInput = boolean | number | WarmContextOptions;
+
+/** Defaults of {@link WarmContextOptions}. */
+export const DEFAULT_WARM_CONTEXTS: Required<WarmContextOptions> = {
+  max: 4,
+  idleMs: 30_000,
+  pagesPerContext: 4,
+  reusePages: false,
+};
+
+/**
+ * Validates the `warmContexts` option. `undefined`, `false` and `0` turn the pool off (undefined result).
+ *
+ * @throws AuthSessionError `INVALID_OPTIONS` naming the bad field.
+ * @example
+ * ```ts
+ * resolveWarmContexts(2); // { max: 2, idleMs: 30000, pagesPerContext: 4 }
+ * ```
+ */
+export function resolveWarmContexts(
+  input: WarmContextsInput | undefined,
+): Required<WarmContextOptions> | undefined {
+  if (input === undefined || input === false || input === 0) return undefined;
+  const given: WarmContextOptions =
+    input === true ? {} : typeof input === 'number' ? { max: input } : (input as WarmContextOptions);
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+    throw invalid('"warmContexts" must be true, a number of contexts or { max, idleMs, pagesPerContext }');
+  }
+  const resolved = { ...DEFAULT_WARM_CONTEXTS, ...stripUndefined(given) };
+  for (const key of ['max', 'pagesPerContext'] as const) {
+    if (!Number.isInteger(resolved[key]) || resolved[key] < 1) {
+      throw invalid(`"warmContexts.${key}" must be a positive integer, got ${String(resolved[key])}`);
+    }
+  }
+  if (typeof resolved.idleMs !== 'number' || !(resolved.idleMs > 0) || !Number.isFinite(resolved.idleMs)) {
+    throw invalid(
+      `"warmContexts.idleMs" must be a positive number of milliseconds, got ${String(resolved.idleMs)}`,
+    );
+  }
+  if (typeof resolved.reusePages !== 'boolean') {
+    throw invalid(`"warmContexts.reusePages" must be a boolean, got ${String(resolved.reusePages)}`);
+  }
+  return resolved;
+}
+
+/**
+ * What a run asks the pool for: the session's context, identified by everything that must match for a warm
+ * context to be reused.
+ */
+export interface WarmTarget {
+  /** Session id: one warm context per session. */
+  readonly id: string;
+  /** The record's generation (bumped by every login): a newer one retires the warm context. */
+  readonly generation: number;
+  /** The record's revision: tells a caller holding an older record from one holding a newer one. */
+  readonly revision: number;
+  /**
+   * Everything else the context was opened with that must not change (proxy, device). A different key in a
+   * newer record retires the warm context.
+   */
+  readonly key: string;
+  /**
+   * Identifies the stored browser state the caller read (the sealed box). A warm context serves a run only
+   * when it knows this state: it opened with it or produced it itself. A state written by someone else (another
+   * process) retires it, so the context never runs on older cookies than the store holds.
+   */
+  readonly stateTag: string;
+  /** Opens a fresh context for the session (with its state, proxy and device). */
+  readonly open: (signal: AbortSignal) => Promise<ContextLease>;
+}
+
+/** Counters of a {@link WarmPool}, for tests and monitoring. */
+export interface WarmPoolStats {
+  /** Warm contexts held (opening, idle or in use), retiring ones excluded. */
+  readonly warm: number;
+  /** Of those, contexts with at least one run in them. */
+  readonly busy: number;
+  /** Retired contexts still finishing their runs. */
+  readonly retiring: number;
+  /** Runs served by an already open warm context. */
+  readonly hits: number;
+  /** Warm contexts opened. */
+  readonly opened: number;
+  /** Runs that got a one-off context because every warm context was busy. */
+  readonly overflow: number;
+}
+
+interface Entry {
+  readonly id: string;
+  readonly generation: number;
+  /** Newest record revision the context is known to match. */
+  revision: number;
+  readonly key: string;
+  /** State tags known to match the context's cookies (bounded, newest last). */
+  readonly tags: string[];
+  /** Pages kept from earlier runs (`reusePages`), ready for the next one. */
+  idle: Page[];
+  readonly pages: Slots;
+  readonly openAbort: AbortController;
+  opening: Promise<ContextLease> | undefined;
+  lease: ContextLease | undefined;
+  openWaiters: number;
+  borrowed: number;
+  retired: boolean;
+  closing: Promise<void> | undefined;
+  idleTimer: TimerHandle | undefined;
+}
+
+/** Thrown into page waiters of a context that retired: they start over with a fresh look-up. */
+const RETRY = Symbol('warm-pool-retry');
+/** Tags remembered per context: enough for the states concurrent runs of the context write meanwhile. */
+const MAX_TAGS = 16;
+/** Bound on closing one page of a run. */
+const PAGE_CLOSE_TIMEOUT_MS = 10_000;
+
+/** Dependencies of a {@link WarmPool}. */
+export interface WarmPoolDeps {
+  /** The browser provider (asked for its `stats().waiting` to give slots back under pressure). */
+  readonly browser: () => BrowserProvider;
+  /** Time source of the idle timers. */
+  readonly clock: Clock;
+}
+
+/**
+ * Keeps at most `max` browser contexts open, one per active session, so runs reuse a logged-in context
+ * instead of opening a fresh one. Bounded (least recently used idle context evicted first), closed when idle
+ * for `idleMs`, when the session changes (another generation, proxy, device or a state written elsewhere) or
+ * is invalidated (expired, deleted, updated, refreshed), when a browser provider slot is wanted by someone
+ * else, and on {@link WarmPool.close}. Every run gets its own page, closed when the run ends (or, with
+ * `reusePages`, kept for the session's next run).
+ *
+ * Internal: the manager builds one when its `warmContexts` option is set.
+ *
+ * @example
+ * ```ts
+ * const pool = new WarmPool(resolveWarmContexts({ max: 2 })!, { browser: () => provider, clock: systemClock });
+ * const open = (signal: AbortSignal) => provider.newContext({ state, signal });
+ * const lease = await pool.acquire({ id, generation, revision, key: '', stateTag: box, open }, signal);
+ * try { const page = await lease.newPage(); … } finally { await lease.close(); }
+ * await pool.close();
+ * ```
+ */
+export class WarmPool {
+  readonly #options: Required<WarmContextOptions>;
+  readonly #deps: WarmPoolDeps;
+  /** Current context per session, in least-recently-used order (first = oldest). */
+  readonly #entries = new Map<string, Entry>();
+  /** Retired contexts whose runs have not all ended yet. */
+  readonly #retiring = new Set<Entry>();
+  readonly #closed = new AbortController();
+  #closing: Promise<void> | undefined;
+  #relieving: Promise<void> | undefined;
+  #hits = 0;
+  #opened = 0;
+  #overflow = 0;
+
+  constructor(options: Required<WarmContextOptions>, deps: WarmPoolDeps) {
+    this.#options = options;
+    this.#deps = deps;
+  }
+
+  /**
+   * Lends the session's warm context (opening it when there is none or it no longer matches). The lease's
+   * `newPage()` opens a page for this run; `close()` closes that page and gives the context back. When every
+   * warm context is busy and the pool is full, the run gets a one-off context instead (closed by `close()`).
+   *
+   * @throws AuthSessionError `ABORTED` when `signal` aborts a wait, `CLOSED` after {@link WarmPool.close}, or
+   *   whatever opening the context throws.
+   */
+  async acquire(target: WarmTarget, signal: AbortSignal): Promise<ContextLease> {
+    for (;;) {
+      this.#assertOpen();
+      if (signal.aborted) throw abortError(signal);
+      let entry = this.#entries.get(target.id);
+      if (entry && !serves(entry, target)) {
+        this.#retire(entry);
+        entry = undefined;
+      }
+      const hit = entry?.lease !== undefined;
+      if (!entry) {
+        if (this.#entries.size >= this.#options.max && !this.#evictIdle()) {
+          this.#overflow++;
+          return target.open(signal);
+        }
+        entry = this.#open(target);
+      }
+      let release: () => void;
+      try {
+        await this.#ready(entry, signal);
+        if (entry.retired) continue;
+        release = await entry.pages.acquire(signal);
+      } catch (err) {
+        if (err === RETRY) continue;
+        throw err;
+      }
+      if (entry.retired || entry.lease === undefined) {
+        release();
+        continue;
+      }
+      if (hit) this.#hits++;
+      entry.borrowed++;
+      if (entry.idleTimer !== undefined) {
+        this.#deps.clock.clearTimeout(entry.idleTimer);
+        entry.idleTimer = undefined;
+      }
+      // Most recently used goes last.
+      this.#entries.delete(entry.id);
+      this.#entries.set(entry.id, entry);
+      const borrowed = entry;
+      return new WarmLease(entry.lease, {
+        giveBack: () => this.#giveBack(borrowed, release),
+        discard: () => this.#retire(borrowed),
+        adopt: (tag, revision) => adoptTag(borrowed, tag, revision),
+        takePage: () => takeIdlePage(borrowed),
+        canKeep: () => this.#options.reusePages && !borrowed.retired && !this.#closing,
+        keep: (page) => {
+          if (!this.#options.reusePages || borrowed.retired || this.#closing) return false;
+          if (borrowed.idle.length >= this.#options.pagesPerContext) return false;
+          borrowed.idle.push(page);
+          return true;
+        },
+      });
+    }
+  }
+
+  /** Retires the session's warm context: closed at once when idle, else when its last run ends. */
+  invalidate(id: string): void {
+    const entry = this.#entries.get(id);
+    if (entry) this.#retire(entry);
+  }
+
+  /**
+   * Someone is about to wait for a browser slot: close idle warm contexts (least recently used first) while
+   * requests are waiting, so warm contexts never starve logins or other sessions.
+   */
+  relieve(): void {
+    if (this.#relieving || this.#closing) return;
+    if (this.#waiting() === 0) return;
+    this.#relieving = (async () => {
+      try {
+        while (!this.#closing && this.#waiting() > 0) {
+          const idle = this.#oldestIdle();
+          if (!idle) break;
+          this.#retire(idle);
+          await idle.closing;
+        }
+      } finally {
+        this.#relieving = undefined;
+      }
+    })();
+  }
+
+  /** Counters: warm, busy and retiring contexts, hits, opened, overflow. */
+  stats(): WarmPoolStats {
+    let busy = 0;
+    for (const entry of this.#entries.values()) {
+      if (entry.borrowed > 0 || entry.lease === undefined) busy++;
+    }
+    return {
+      warm: this.#entries.size,
+      busy,
+      retiring: this.#retiring.size,
+      hits: this.#hits,
+      opened: this.#opened,
+      overflow: this.#overflow,
+    };
+  }
+
+  /** Closes every warm context (runs still in them lose their page) and refuses further requests. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#closed.abort(new AuthSessionError('CLOSED', 'The manager was closed'));
+      const all = [...this.#entries.values(), ...this.#retiring];
+      const openings = all.map((e) => e.opening).filter((p): p is Promise<ContextLease> => p !== undefined);
+      for (const entry of all) this.#retire(entry);
+      await Promise.allSettled(all.map((entry) => this.#closeEntry(entry)));
+      // A context still opening is closed as soon as it arrives (see #open).
+      await Promise.allSettled(openings);
+      await Promise.allSettled(all.map((entry) => entry.closing));
+    })();
+    return this.#closing;
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw new AuthSessionError('CLOSED', 'The manager was closed');
+  }
+
+  #waiting(): number {
+    try {
+      return this.#deps.browser().stats().waiting;
+    } catch {
+      return 0;
+    }
+  }
+
+  #open(target: WarmTarget): Entry {
+    const entry: Entry = {
+      id: target.id,
+      generation: target.generation,
+      revision: target.revision,
+      key: target.key,
+      tags: [target.stateTag],
+      idle: [],
+      pages: new Slots(this.#options.pagesPerContext),
+      openAbort: new AbortController(),
+      opening: undefined,
+      lease: undefined,
+      openWaiters: 0,
+      borrowed: 0,
+      retired: false,
+      closing: undefined,
+      idleTimer: undefined,
+    };
+    // Opened for whoever needs it, not for the first caller: one caller aborting must not fail the others.
+    const signal = AbortSignal.any([this.#closed.signal, entry.openAbort.signal]);
+    const opening = target.open(signal).then(
+      (lease) => {
+        entry.lease = lease;
+        entry.opening = undefined;
+        this.#opened++;
+        watchClose(lease.context, () => this.#retire(entry));
+        if (entry.retired || this.#closing) void this.#closeEntry(entry);
+        return lease;
+      },
+      (err: unknown) => {
+        entry.opening = undefined;
+        entry.retired = true;
+        if (this.#entries.get(entry.id) === entry) this.#entries.delete(entry.id);
+        entry.pages.rejectAll(RETRY);
+        throw err;
+      },
+    );
+    opening.catch(noop);
+    entry.opening = opening;
+    this.#entries.set(entry.id, entry);
+    // Opening may have to wait for a slot that idle warm contexts hold.
+    this.relieve();
+    return entry;
+  }
+
+  async #ready(entry: Entry, signal: AbortSignal): Promise<void> {
+    if (entry.lease !== undefined || entry.opening === undefined) return;
+    entry.openWaiters++;
+    try {
+      await raceAbort(entry.opening, signal);
+    } finally {
+      entry.openWaiters--;
+      // Nobody wants it any more: stop waiting for a slot rather than open a context for no one.
+      if (entry.openWaiters === 0 && entry.lease === undefined && signal.aborted) {
+        this.#retire(entry);
+        entry.openAbort.abort(abortError(signal));
+      }
+    }
+  }
+
+  #evictIdle(): boolean {
+    const idle = this.#oldestIdle();
+    if (!idle) return false;
+    this.#retire(idle);
+    return true;
+  }
+
+  #oldestIdle(): Entry | undefined {
+    for (const entry of this.#entries.values()) {
+      if (entry.lease !== undefined && entry.borrowed === 0 && !entry.retired) return entry;
+    }
+    return undefined;
+  }
+
+  #retire(entry: Entry): void {
+    if (this.#entries.get(entry.id) === entry) this.#entries.delete(entry.id);
+    if (entry.retired) return;
+    entry.retired = true;
+    entry.idle = [];
+    if (entry.idleTimer !== undefined) {
+      this.#deps.clock.clearTimeout(entry.idleTimer);
+      entry.idleTimer = undefined;
+    }
+    entry.pages.rejectAll(RETRY);
+    if (entry.lease === undefined) {
+      if (entry.openWaiters === 0 && entry.opening)
+        entry.openAbort.abort(new AuthSessionError('ABORTED', 'Not needed'));
+      return; // closed when (if) it arrives
+    }
+    if (entry.borrowed === 0 || this.#closing) void this.#closeEntry(entry);
+    else this.#retiring.add(entry);
+  }
+
+  #closeEntry(entry: Entry): Promise<void> {
+    if (entry.lease === undefined) return Promise.resolve();
+    entry.closing ??= entry.lease.close().then(
+      () => {
+        this.#retiring.delete(entry);
+      },
+      () => {
+        this.#retiring.delete(entry);
+      },
+    );
+    return entry.closing;
+  }
+
+  async #giveBack(entry: Entry, release: () => void): Promise<void> {
+    entry.borrowed--;
+    release();
+    if (entry.borrowed > 0) return;
+    if (entry.retired || this.#closing) {
+      await this.#closeEntry(entry);
+      return;
+    }
+    // A slot is wanted elsewhere: give it back rather than keep an idle context.
+    if (this.#waiting() > 0) {
+      this.#retire(entry);
+      await entry.closing;
+      return;
+    }
+    // Pages a task left open (popups, context.newPage()) would pile up across runs.
+    const lease = entry.lease;
+    if (lease) {
+      const stray = lease.context.pages().filter((page) => !entry.idle.includes(page));
+      await Promise.allSettled(stray.map((page) => closePage(page)));
+    }
+    if (entry.retired || entry.borrowed > 0 || entry.idleTimer !== undefined) return;
+    entry.idleTimer = this.#deps.clock.setTimeout(() => {
+      entry.idleTimer = undefined;
+      if (entry.borrowed === 0) this.#retire(entry);
+    }, this.#options.idleMs);
+  }
+}
+
+interface WarmLeaseHooks {
+  readonly giveBack: () => Promise<void>;
+  readonly discard: () => void;
+  readonly adopt: (tag: string, revision: number) => void;
+  /** A page kept from an earlier run, if any. */
+  readonly takePage: () => Page | undefined;
+  /** Whether pages may be kept for the next run now. */
+  readonly canKeep: () => boolean;
+  /** Keeps a cleaned page for the next run; false when it must be closed instead. */
+  readonly keep: (page: Page) => boolean;
+}
+
+/**
+ * A run's share of a warm context: pages opened through it are the run's and are closed by
+ * {@link WarmLease.close}, which gives the context back to the pool instead of closing it.
+ */
+export class WarmLease implements ContextLease {
+  readonly context: BrowserContext;
+  readonly #lease: ContextLease;
+  readonly #hooks: WarmLeaseHooks;
+  readonly #pages = new Map<Page, ListenerSnapshot>();
+  #closing: Promise<void> | undefined;
+
+  constructor(lease: ContextLease, hooks: WarmLeaseHooks) {
+    this.#lease = lease;
+    this.context = lease.context;
+    this.#hooks = hooks;
+  }
+
+  async newPage(): Promise<Page> {
+    if (this.#closing) throw new AuthSessionError('CLOSED', 'This browser context was closed');
+    const page = this.#hooks.takePage() ?? (await this.#lease.newPage());
+    this.#pages.set(page, listenerSnapshot(page));
+    if (this.#closing) await closePage(page);
+    return page;
+  }
+
+  captureState(): Promise<BrowserState> {
+    return this.#lease.captureState();
+  }
+
+  /** The context no longer holds a valid login (a failed check, a task that found itself logged out). */
+  discard(): void {
+    this.#hooks.discard();
+  }
+
+  /**
+   * The state with this tag, about to be written as record `revision`, was produced from this context: runs
+   * that read it may use the context.
+   */
+  adopt(tag: string, revision: number): void {
+    this.#hooks.adopt(tag, revision);
+  }
+
+  /** Closes the run's pages and gives the context back. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.allSettled(
+        [...this.#pages].map(async ([page, snapshot]) => {
+          if (!page.isClosed() && this.#hooks.canKeep()) {
+            await resetPage(page, snapshot);
+            if (!page.isClosed() && this.#hooks.keep(page)) return;
+          }
+          await closePage(page);
+        }),
+      );
+      this.#pages.clear();
+      await this.#hooks.giveBack();
+    })();
+    return this.#closing;
+  }
+}
+
+function takeIdlePage(entry: Entry): Page | undefined {
+  for (let page = entry.idle.pop(); page !== undefined; page = entry.idle.pop()) {
+    if (!page.isClosed()) return page;
+  }
+  return undefined;
+}
+
+/** The listeners a page had when a run got it, per event. */
+type ListenerSnapshot = ReadonlyMap<string | symbol, readonly unknown[]>;
+
+interface ListenerApi {
+  eventNames?: () => (string | symbol)[];
+  rawListeners?: (event: string | symbol) => unknown[];
+  removeListener?: (event: string | symbol, listener: (...args: unknown[]) => unknown) => unknown;
+  unrouteAll?: (options?: { behavior?: 'wait' | 'ignoreErrors' | 'default' }) => Promise<void>;
+}
+
+function listenerSnapshot(page: Page): ListenerSnapshot {
+  const api = page as unknown as ListenerApi;
+  const snapshot = new Map<string | symbol, readonly unknown[]>();
+  if (typeof api.eventNames !== 'function' || typeof api.rawListeners !== 'function') return snapshot;
+  for (const event of api.eventNames()) snapshot.set(event, [...api.rawListeners(event)]);
+  return snapshot;
+}
+
+/**
+ * Readies a run's page for the next run: removes the listeners and routes the run added. `close` listeners
+ * stay (the browser provider tracks pages with one, and a close listener never fires while the page is kept).
+ */
+async function resetPage(page: Page, before: ListenerSnapshot): Promise<void> {
+  const api = page as unknown as ListenerApi;
+  if (typeof api.eventNames === 'function' && typeof api.rawListeners === 'function' && api.removeListener) {
+    for (const event of api.eventNames()) {
+      if (event === 'close') continue;
+      const kept = before.get(event) ?? [];
+      for (const listener of api.rawListeners(event)) {
+        if (!kept.includes(listener)) api.removeListener(event, listener as (...args: unknown[]) => unknown);
+      }
+    }
+  }
+  if (typeof api.unrouteAll === 'function') {
+    await withTimeout(api.unrouteAll({ behavior: 'ignoreErrors' }).catch(noop), PAGE_CLOSE_TIMEOUT_MS);
+  }
+}
+
+function adoptTag(entry: Entry, tag: string, revision: number): void {
+  entry.revision = Math.max(entry.revision, revision);
+  if (entry.tags.includes(tag)) return;
+  entry.tags.push(tag);
+  if (entry.tags.length > MAX_TAGS) entry.tags.shift();
+}
+
+/**
+ * Whether a warm context may serve a caller: it matches the caller's record, or the caller's record is older
+ * than the one the context matches (a stale read; the context is at least as new, so using it beats
+ * retiring it, which would make concurrent callers with old and new records evict each other in turn).
+ */
+function serves(entry: Entry, target: WarmTarget): boolean {
+  if (target.generation !== entry.generation) return target.generation < entry.generation;
+  if (target.key === entry.key && entry.tags.includes(target.stateTag)) return true;
+  return target.revision < entry.revision;
+}
+
+function watchClose(context: BrowserContext, onClose: () => void): void {
+  const target = context as unknown as { once?: (event: string, fn: () => void) => unknown };
+  if (typeof target.once === 'function') target.once('close', onClose);
+}
+
+async function closePage(page: Page): Promise<void> {
+  if (page.isClosed()) return;
+  await withTimeout(page.close().catch(noop), PAGE_CLOSE_TIMEOUT_MS);
+}
+
+/** Waits for `promise` at most `ms` (then resolves anyway: used for clean-up that must not hang). */
+async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref?.();
+  });
+  try {
+    await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
+function invalid(message: string): AuthSessionError {
+  return new AuthSessionError('INVALID_OPTIONS', message);
+}
+
+function noop(): void {}
