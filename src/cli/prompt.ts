@@ -32,11 +32,12 @@ function readKeys(input: InStream, output: OutStream, question: string, echo: bo
   if (typeof input.setRawMode !== 'function') {
     return Promise.reject(new Error('A prompt needs a terminal'));
   }
-  output.write(question);
+  // Echo goes off before the question shows: whatever is typed once the question is visible is never echoed.
   const wasRaw = input.isRaw === true;
   input.setRawMode(true);
   input.setEncoding('utf8');
   input.resume();
+  output.write(question);
   return new Promise<string>((resolve, reject) => {
     let value = '';
     const finish = (error?: Error) => {
