@@ -57,8 +57,9 @@ import {
   importSessionState,
 } from './recorder/state-transfer.js';
 import { type AuthSessionInfo, toInfo } from './session-info.js';
+import { assertSessionId, isSessionId, parseSessionDevice, parseSessionLabels } from './session-options.js';
 import { createDefaultStore, DEFAULT_DATA_DIR } from './store/default-store.js';
-import { deviceSchema, type SessionRecord } from './store/record.js';
+import type { SessionRecord } from './store/record.js';
 import { SessionStore } from './store/session-store.js';
 import { type KeyInput, resolveKeyring } from './vault/key-source.js';
 import type { Keyring } from './vault/keyring.js';
@@ -169,8 +170,6 @@ export interface ListFilter {
   /** At most this many. */
   readonly limit?: number;
 }
-
-const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 /**
  * Creates, stores, checks, refreshes and expires auth sessions, and runs tasks with them.
@@ -294,8 +293,8 @@ export class AuthSessionManager {
     validateAuthOptions(options, 'create');
     const credentials = parseCredentials(auth, options.credentials);
     const id = options.id ?? this.#newId();
-    assertId(id);
-    const labels = parseLabels(options.labels);
+    assertSessionId(id);
+    const labels = parseSessionLabels(options.labels);
     const proxy = options.proxy === undefined ? undefined : parseProxy(options.proxy);
     // Generated once (seeded by the id) under the auth's and the caller's fields; the login context uses it.
     const device = await chooseDevice(id, this.#getBrowser(), auth.device, options.device);
@@ -355,7 +354,7 @@ export class AuthSessionManager {
   /** The session, or undefined when there is none. Never secrets. */
   async get(id: string): Promise<AuthSessionInfo | undefined> {
     this.#assertOpen();
-    if (typeof id !== 'string' || !ID.test(id)) return undefined;
+    if (!isSessionId(id)) return undefined;
     const record = await this.#store.read(id);
     return record ? toInfo(record) : undefined;
   }
@@ -402,8 +401,8 @@ export class AuthSessionManager {
     const codec = await this.#getCodec();
     const changes: Partial<SessionRecord> = {};
     const sealed = { ...current.sealed };
-    if (options.labels !== undefined) changes.labels = parseLabels(options.labels);
-    if (options.device !== undefined) changes.device = parseDevice(options.device);
+    if (options.labels !== undefined) changes.labels = parseSessionLabels(options.labels);
+    if (options.device !== undefined) changes.device = parseSessionDevice(options.device);
     if (options.proxy !== undefined) {
       if (options.proxy === null) {
         changes.proxy = undefined;
@@ -917,42 +916,6 @@ function parseCredentials(auth: CredentialsAuthDefinition, value: unknown): unkn
       'INVALID_CREDENTIALS',
       `The credentials do not match the schema of "${auth.name}": check ${issuePaths(parsed.error)}`,
     );
-  }
-  return parsed.data;
-}
-
-function assertId(id: string): void {
-  if (typeof id !== 'string' || !ID.test(id)) {
-    throw new AuthSessionError(
-      'INVALID_OPTIONS',
-      '"id" must be 1–128 letters, digits, "_", "." or "-", starting with a letter or digit',
-    );
-  }
-}
-
-function parseLabels(labels: unknown): Record<string, string> {
-  if (labels === undefined) return {};
-  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
-    throw new AuthSessionError('INVALID_OPTIONS', '"labels" must be an object of string values');
-  }
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(labels)) {
-    if (k === '__proto__' || k === 'constructor' || k === 'prototype' || typeof v !== 'string') {
-      throw new AuthSessionError(
-        'INVALID_OPTIONS',
-        `label "${k}" must be a string value with an ordinary name`,
-      );
-    }
-    out[k] = v;
-  }
-  return out;
-}
-
-function parseDevice(device: DeviceProfile | undefined): SessionRecord['device'] {
-  if (device === undefined || Object.keys(device).length === 0) return undefined;
-  const parsed = deviceSchema.safeParse(device);
-  if (!parsed.success) {
-    throw new AuthSessionError('INVALID_OPTIONS', `"device" is invalid at ${issuePaths(parsed.error)}`);
   }
   return parsed.data;
 }

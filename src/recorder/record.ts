@@ -18,9 +18,6 @@ import { normalise } from '../lifecycle/hooks.js';
 import { summariseError } from '../monitor/events.js';
 import { type ProxyInput, parseProxy } from '../proxy.js';
 import { type AuthSessionInfo, toInfo } from '../session-info.js';
-import type { SessionRecord } from '../store/record.js';
-import { claimSession } from './claims.js';
-import { finishMatcher } from './finish-url.js';
 import {
   assertOptionsObject,
   assertSameAuth,
@@ -28,7 +25,10 @@ import {
   assertSignal,
   parseSessionDevice,
   parseSessionLabels,
-} from './validate.js';
+} from '../session-options.js';
+import type { SessionRecord } from '../store/record.js';
+import { claimSession } from './claims.js';
+import { finishMatcher } from './finish-url.js';
 import { type FinishWatch, watchForFinish } from './watch.js';
 
 /**

@@ -7,8 +7,6 @@ import type { SessionCodec } from '../lifecycle/codec.js';
 import { anySignal, issuePaths, type Lifecycle, nextRecord } from '../lifecycle/engine.js';
 import { type ProxyInput, parseProxy } from '../proxy.js';
 import { type AuthSessionInfo, toInfo } from '../session-info.js';
-import { parseJsonSafely, type SessionRecord } from '../store/record.js';
-import { claimSession } from './claims.js';
 import {
   assertOptionsObject,
   assertSameAuth,
@@ -16,7 +14,9 @@ import {
   assertSignal,
   parseSessionDevice,
   parseSessionLabels,
-} from './validate.js';
+} from '../session-options.js';
+import { parseJsonSafely, type SessionRecord } from '../store/record.js';
+import { claimSession } from './claims.js';
 
 /**
  * Options of `manager.importState(auth, state, options)`.

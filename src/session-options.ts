@@ -1,13 +1,24 @@
-import type { DeviceProfile } from '../browser/provider.js';
-import type { AuthDefinition } from '../define.js';
-import { AuthSessionError } from '../errors.js';
-import { issuePaths } from '../lifecycle/engine.js';
-import { deviceSchema, type SessionRecord } from '../store/record.js';
+import type { DeviceProfile } from './browser/provider.js';
+import type { AuthDefinition } from './define.js';
+import { AuthSessionError } from './errors.js';
+import { issuePaths } from './lifecycle/engine.js';
+import { deviceSchema, type SessionRecord } from './store/record.js';
 
-// The same rules as the manager's own `create`/`update`, kept here so the recorder does not reach into
-// manager internals.
+// Validation of the session options that create, update, record and import share.
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/**
+ * True when `id` is a valid session id: 1–128 letters, digits, `_`, `.` or `-`, starting with a letter or digit.
+ *
+ * @example
+ * ```ts
+ * isSessionId('acme-portal'); // true
+ * ```
+ */
+export function isSessionId(id: unknown): id is string {
+  return typeof id === 'string' && ID.test(id);
+}
 
 /**
  * Throws `INVALID_OPTIONS` unless `id` is a valid session id.
@@ -18,7 +29,7 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
  * ```
  */
 export function assertSessionId(id: unknown): asserts id is string {
-  if (typeof id !== 'string' || !ID.test(id)) {
+  if (!isSessionId(id)) {
     throw new AuthSessionError(
       'INVALID_OPTIONS',
       '"id" must be 1–128 letters, digits, "_", "." or "-", starting with a letter or digit',
