@@ -12,7 +12,7 @@ import type {
   ProxySettings,
 } from './provider.js';
 import { captureSessionStorage, sessionStorageInitScript } from './session-storage.js';
-import { abortError, Slots } from './slots.js';
+import { raceAbort, Slots } from './slots.js';
 import type { BrowserState } from './state.js';
 
 /**
@@ -525,26 +525,6 @@ function contextError(err: unknown, browser: Browser, closing: boolean): unknown
 
 function invalidOption(name: string, problem: string): AuthSessionError {
   return new AuthSessionError('INVALID_OPTIONS', `ChromiumProvider option \`${name}\` ${problem}`);
-}
-
-/** Rejects as soon as `signal` aborts; the promise itself keeps running (its owner cleans up). */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(abortError(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

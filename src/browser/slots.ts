@@ -73,3 +73,23 @@ export function abortError(signal: AbortSignal | undefined): unknown {
   if (reason instanceof AuthSessionError) return reason;
   return new AuthSessionError('ABORTED', 'The operation was aborted', { cause: reason });
 }
+
+/** Rejects as soon as `signal` aborts; the promise itself keeps running (its owner cleans up). */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}

@@ -2,7 +2,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import type { Clock, TimerHandle } from '../clock.js';
 import { AuthSessionError } from '../errors.js';
 import type { BrowserProvider, ContextLease } from './provider.js';
-import { abortError, Slots } from './slots.js';
+import { abortError, raceAbort, Slots } from './slots.js';
 import type { BrowserState } from './state.js';
 
 /**
@@ -636,24 +636,6 @@ async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortError(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
-import { abortError } from '../browser/slots.js';
+import { abortError, raceAbort } from '../browser/slots.js';
 import type { Clock } from '../clock.js';
 import { type AuthDefinition, validateAuthOptions } from '../define.js';
 import { AuthSessionError, type AuthSessionErrorCode } from '../errors.js';
 import type { SessionCodec } from '../lifecycle/codec.js';
-import { type InputHandler, issuePaths, type LoginExtras, raceAbort } from '../lifecycle/engine.js';
+import { type InputHandler, issuePaths, type LoginExtras } from '../lifecycle/engine.js';
 import type { CreateSessionOptions, UpdateSessionOptions } from '../manager.js';
 import { type EventBus, summariseError } from '../monitor/events.js';
 import { type AuthSessionInfo, toInfo } from '../session-info.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { BrowserContext, Page } from 'playwright-core';
 import { toInfrastructureError } from '../browser/network-errors.js';
 import type { BrowserProvider, ContextLease, DeviceProfile } from '../browser/provider.js';
-import { abortError } from '../browser/slots.js';
+import { abortError, raceAbort } from '../browser/slots.js';
 import type { BrowserState } from '../browser/state.js';
 import { resolveWarmContexts, type WarmContextsInput, WarmLease, WarmPool } from '../browser/warm-pool.js';
 import {
@@ -889,23 +889,4 @@ export function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal 
   const present = signals.filter((s): s is AbortSignal => s !== undefined);
   if (present.length === 1) return present[0]!;
   return AbortSignal.any(present);
-}
-
-/** Rejects when the signal aborts, whatever the promise does. */
-export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortError(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }

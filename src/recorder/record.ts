@@ -2,7 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
 import { toInfrastructureError } from '../browser/network-errors.js';
 import type { ContextLease, DeviceProfile } from '../browser/provider.js';
-import { abortError } from '../browser/slots.js';
+import { abortError, raceAbort } from '../browser/slots.js';
 import type { BrowserState } from '../browser/state.js';
 import {
   type AuthOptions,
@@ -13,7 +13,7 @@ import {
 import { chooseDevice } from '../device.js';
 import { AuthSessionError } from '../errors.js';
 import type { SessionCodec } from '../lifecycle/codec.js';
-import { anySignal, type Lifecycle, nextRecord, raceAbort } from '../lifecycle/engine.js';
+import { anySignal, type Lifecycle, nextRecord } from '../lifecycle/engine.js';
 import { normalise } from '../lifecycle/hooks.js';
 import { summariseError } from '../monitor/events.js';
 import { type ProxyInput, parseProxy } from '../proxy.js';
