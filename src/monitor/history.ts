@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type Clock, systemClock, type TimerHandle } from '../clock.js';
 import type { SessionStore } from '../store/session-store.js';
 
 /**
@@ -83,6 +84,8 @@ export interface SessionHistoryDeps {
   readonly onError: (err: unknown) => void;
   /** Milliseconds entries wait before being written, so bursts coalesce into one write per session. */
   readonly flushDelayMs?: number;
+  /** Time source of the write-behind timer. @default systemClock */
+  readonly clock?: Clock;
 }
 
 /**
@@ -106,7 +109,7 @@ export class SessionHistory {
   readonly #d: SessionHistoryDeps;
   #pending = new Map<string, HistoryEntry[]>();
   #deletes = new Set<string>();
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: TimerHandle | undefined;
   #tail: Promise<void> = Promise.resolve();
 
   constructor(deps: SessionHistoryDeps) {
@@ -161,7 +164,7 @@ export class SessionHistory {
   /** Writes every buffered entry now; resolves when they are stored (failures are reported, not thrown). */
   flush(): Promise<void> {
     if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
+      (this.#d.clock ?? systemClock).clearTimeout(this.#timer);
       this.#timer = undefined;
     }
     const run = this.#tail.then(() => this.#flushNow());
@@ -178,11 +181,11 @@ export class SessionHistory {
 
   #schedule(): void {
     if (this.#timer !== undefined) return;
-    this.#timer = setTimeout(() => {
+    // systemClock's timers are unref'd: pending history never keeps a process alive (close() flushes it).
+    this.#timer = (this.#d.clock ?? systemClock).setTimeout(() => {
       this.#timer = undefined;
       void this.flush();
     }, this.#d.flushDelayMs ?? FLUSH_DELAY_MS);
-    this.#timer.unref?.();
   }
 
   async #flushNow(): Promise<void> {

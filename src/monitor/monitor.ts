@@ -94,6 +94,7 @@ export class Monitor {
         deleteMeta: (key) => deps.store().deleteMeta(key),
       },
       size,
+      clock: deps.clock,
       // Reported without a session so the warning itself does not go into a history that cannot be written.
       onError: (err) => deps.events.emit('warning', { error: summariseError(err) }),
     });

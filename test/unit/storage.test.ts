@@ -196,6 +196,8 @@ describe('a failing store', () => {
       expect(broken.writes).toBe(writes);
       expect(broken.data).toEqual(snapshot);
       broken.mode = 'ok';
+      // The history write-behind also met the hanging store: let its store timeout fire too.
+      if (mode === 'hang') await clock.advanceAsync(10_000);
       expect(await manager.run(s.id, () => 'back')).toBe('back');
     });
   }
