@@ -1,6 +1,7 @@
 import type { Browser, BrowserContext, BrowserContextOptions, LaunchOptions, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { AuthSessionError } from '../errors.js';
+import { StateCapture } from './capture.js';
 import { findChromium } from './find-executable.js';
 import { stripUrlCredentials } from './network-errors.js';
 import type {
@@ -11,9 +12,10 @@ import type {
   DeviceProfile,
   ProxySettings,
 } from './provider.js';
-import { captureSessionStorage, sessionStorageInitScript } from './session-storage.js';
+import { sessionStorageInitScript } from './session-storage.js';
 import { raceAbort, Slots } from './slots.js';
 import type { BrowserState } from './state.js';
+import { withTimeout } from './with-timeout.js';
 
 /**
  * Options of {@link ChromiumProvider}.
@@ -201,6 +203,7 @@ export class ChromiumProvider implements BrowserProvider {
       }
       const { context, browser } = opened;
       const lease = new ChromiumLease(context, release, {
+        state: request.state,
         pages: this.#pages,
         onFinish: (finished) => this.#leases.delete(finished),
       });
@@ -339,6 +342,8 @@ export class ChromiumProvider implements BrowserProvider {
 }
 
 interface LeaseHooks {
+  /** The state the context was opened with. */
+  readonly state: BrowserState | undefined;
   /** The provider's set of open pages, for {@link ChromiumProvider.stats}. */
   readonly pages: Set<Page>;
   /** Called once, when the context is gone (closed by the lease, by the holder, or by a crash). */
@@ -354,11 +359,13 @@ class ChromiumLease implements ContextLease {
   #closing: Promise<void> | undefined;
   /** Aborted when the context is gone: Playwright's `newPage` never settles if its context closes meanwhile. */
   readonly #ended = new AbortController();
+  readonly #capture: StateCapture;
 
   constructor(context: BrowserContext, release: () => void, hooks: LeaseHooks) {
     this.context = context;
     this.#release = release;
     this.#hooks = hooks;
+    this.#capture = new StateCapture(context, hooks.state, { operationTimeoutMs: OPERATION_TIMEOUT_MS });
     context.on('page', (page) => this.#track(page));
     for (const page of context.pages()) this.#track(page);
     context.once('close', () => this.#finish());
@@ -374,15 +381,7 @@ class ChromiumLease implements ContextLease {
 
   async captureState(): Promise<BrowserState> {
     this.#assertOpen();
-    const [storage, sessionStorage] = await Promise.all([
-      withTimeout(
-        this.context.storageState({ indexedDB: true }),
-        OPERATION_TIMEOUT_MS,
-        'Chromium did not return the storage state in time',
-      ),
-      captureSessionStorage(this.context),
-    ]);
-    return toBrowserState(storage, sessionStorage);
+    return this.#capture.capture();
   }
 
   close(): Promise<void> {
@@ -411,6 +410,7 @@ class ChromiumLease implements ContextLease {
 
   #track(page: Page): void {
     if (this.#finished || page.isClosed() || this.#pages.has(page)) return;
+    this.#capture.track(page);
     this.#pages.add(page);
     this.#hooks.pages.add(page);
     page.once('close', () => {
@@ -428,38 +428,6 @@ class ChromiumLease implements ContextLease {
     this.#hooks.onFinish(this);
     this.#release();
   }
-}
-
-type PlaywrightStorageState = Awaited<ReturnType<BrowserContext['storageState']>>;
-
-/** Playwright's storageState reduced to the fields {@link BrowserState} keeps, plus sessionStorage when any. */
-function toBrowserState(
-  storage: PlaywrightStorageState,
-  sessionStorage: NonNullable<BrowserState['sessionStorage']>,
-): BrowserState {
-  const cookies = storage.cookies.map((cookie) => {
-    const { partitionKey } = cookie as { partitionKey?: unknown };
-    return {
-      name: cookie.name,
-      value: cookie.value,
-      domain: cookie.domain,
-      path: cookie.path,
-      expires: cookie.expires,
-      httpOnly: cookie.httpOnly,
-      secure: cookie.secure,
-      sameSite: cookie.sameSite,
-      ...(typeof partitionKey === 'string' ? { partitionKey } : {}),
-    };
-  });
-  const origins = storage.origins.map((origin) => {
-    const { indexedDB } = origin as { indexedDB?: unknown };
-    return {
-      origin: origin.origin,
-      localStorage: origin.localStorage.map(({ name, value }) => ({ name, value })),
-      ...(Array.isArray(indexedDB) && indexedDB.length > 0 ? { indexedDB: indexedDB as unknown[] } : {}),
-    };
-  });
-  return sessionStorage.length > 0 ? { cookies, origins, sessionStorage } : { cookies, origins };
 }
 
 function contextOptions(request: ContextRequest): BrowserContextOptions {
@@ -525,18 +493,6 @@ function contextError(err: unknown, browser: Browser, closing: boolean): unknown
 
 function invalidOption(name: string, problem: string): AuthSessionError {
   return new AuthSessionError('INVALID_OPTIONS', `ChromiumProvider option \`${name}\` ${problem}`);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new AuthSessionError('BROWSER_UNAVAILABLE', `${message} (${ms} ms)`)),
-      ms,
-    );
-    timer.unref?.();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 async function closeQuietly(context: BrowserContext): Promise<void> {

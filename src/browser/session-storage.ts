@@ -1,4 +1,3 @@
-import type { BrowserContext, Frame } from 'playwright-core';
 import type { BrowserState } from './state.js';
 
 /**
@@ -12,22 +11,6 @@ import type { BrowserState } from './state.js';
 export type SessionStorageSnapshot = NonNullable<BrowserState['sessionStorage']>[number];
 
 /**
- * Options of {@link captureSessionStorage}.
- *
- * @example
- * ```ts
- * await captureSessionStorage(context, { frameTimeoutMs: 2000 });
- * ```
- */
-export interface CaptureSessionStorageOptions {
-  /**
-   * Bound on reading one frame. A page blocked by a dialog or a busy script never answers; it is skipped.
-   * @default 5000
-   */
-  readonly frameTimeoutMs?: number;
-}
-
-/**
  * The sessionStorage key the restore script sets in a tab once it has restored that origin's items. Kept
  * there because sessionStorage outlives reloads in a tab: on the next load the restore is skipped, so values
  * the page changed or removed since stay as the page left them. Never captured.
@@ -38,79 +21,6 @@ export interface CaptureSessionStorageOptions {
  * ```
  */
 export const RESTORED_FLAG = '__auth_sessions_restored__';
-
-// Plain source text, not a serialised function: bundlers and test transforms (esbuild's keepNames) inject
-// helpers into compiled functions that do not exist in the page.
-const READ_SCRIPT = `(() => {
-  try {
-    const origin = location.origin;
-    if (!origin || origin === 'null') return null;
-    const storage = window.sessionStorage;
-    const items = [];
-    for (let i = 0; i < storage.length; i++) {
-      const name = storage.key(i);
-      if (name === null || name === ${JSON.stringify(RESTORED_FLAG)}) continue;
-      const value = storage.getItem(name);
-      if (value !== null) items.push({ name, value });
-    }
-    return { origin, items };
-  } catch {
-    return null;
-  }
-})()`;
-
-const SKIPPED_SCHEMES = ['about:', 'data:', 'javascript:', 'chrome-error:', 'chrome:', 'devtools:'];
-
-/**
- * Reads the sessionStorage of every open page of `context` and of their frames, per origin. Pages that close
- * or navigate meanwhile, opaque origins (`about:blank`, `data:`, sandboxed frames) and frames that do not
- * answer within `frameTimeoutMs` are skipped. sessionStorage belongs to a tab: when several tabs hold the
- * same origin, their items are merged and the most recently opened tab wins on equal names. Origins with no
- * items are left out; origins and items are sorted so an unchanged state compares equal.
- *
- * Playwright's `storageState()` does not include sessionStorage, hence this.
- *
- * @example
- * ```ts
- * const state = { ...(await context.storageState({ indexedDB: true })), sessionStorage: await captureSessionStorage(context) };
- * ```
- */
-export async function captureSessionStorage(
-  context: BrowserContext,
-  options: CaptureSessionStorageOptions = {},
-): Promise<SessionStorageSnapshot[]> {
-  const timeoutMs = options.frameTimeoutMs ?? 5000;
-  const frames: Frame[] = [];
-  for (const page of context.pages()) {
-    if (page.isClosed()) continue;
-    for (const frame of page.frames()) {
-      const url = frame.url();
-      if (url === '' || SKIPPED_SCHEMES.some((scheme) => url.startsWith(scheme))) continue;
-      frames.push(frame);
-    }
-  }
-  // Read in parallel, keep the page order for merging.
-  const results = await Promise.all(frames.map((frame) => readFrame(frame, timeoutMs)));
-  const byOrigin = new Map<string, Map<string, string>>();
-  for (const result of results) {
-    if (result === undefined) continue;
-    let items = byOrigin.get(result.origin);
-    if (items === undefined) {
-      items = new Map();
-      byOrigin.set(result.origin, items);
-    }
-    for (const { name, value } of result.items) items.set(name, value);
-  }
-  return [...byOrigin]
-    .filter(([, items]) => items.size > 0)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([origin, items]) => ({
-      origin,
-      items: [...items]
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([name, value]) => ({ name, value })),
-    }));
-}
 
 /**
  * The init script that puts saved sessionStorage back, for `context.addInitScript(script)`. It runs in every
@@ -159,30 +69,6 @@ export function sessionStorageInitScript(entries: readonly SessionStorageSnapsho
   } catch {}
 })();`;
   return { content };
-}
-
-async function readFrame(frame: Frame, timeoutMs: number): Promise<SessionStorageSnapshot | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), timeoutMs);
-    timer.unref?.();
-  });
-  const read = frame.evaluate(READ_SCRIPT).then(
-    (value) => (isSnapshot(value) ? value : undefined),
-    // Closed page, detached frame, navigation in progress: nothing to read there now.
-    () => undefined,
-  );
-  try {
-    return await Promise.race([read, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function isSnapshot(value: unknown): value is SessionStorageSnapshot {
-  if (typeof value !== 'object' || value === null) return false;
-  const { origin, items } = value as { origin?: unknown; items?: unknown };
-  return typeof origin === 'string' && origin !== 'null' && Array.isArray(items);
 }
 
 function normaliseOrigin(origin: string): string | undefined {

@@ -1,0 +1,217 @@
+/**
+ * The quick capture (one small script per frame plus the cookies) must give exactly what Playwright's own
+ * `storageState({ indexedDB: true })` gives, and must fall back to it whenever it cannot know: IndexedDB in
+ * use, an origin visited but no longer shown (navigated away, an iframe, a popup that closed).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { toBrowserState } from '../../src/browser/capture.js';
+import { ChromiumProvider } from '../../src/browser/chromium.js';
+import type { ContextLease } from '../../src/browser/provider.js';
+import { type BrowserState, stateFingerprint } from '../../src/browser/state.js';
+
+// `/ls?v=…` writes localStorage and sessionStorage; `/idb?v=…` an IndexedDB record; `/frame?src=…` embeds
+// another page; `/blank` does nothing. Each sets `window.__ready` once its writes are done.
+const page = (body: string) => `<!doctype html><title>t</title><body>${body}</body>`;
+function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const url = new URL(req.url ?? '/', 'http://x');
+  const v = JSON.stringify(url.searchParams.get('v') ?? 'x');
+  res.setHeader('content-type', 'text/html; charset=utf-8');
+  if (url.pathname === '/ls') {
+    res.setHeader('set-cookie', `c${url.searchParams.get('v') ?? 'x'}=1; Path=/; Max-Age=3600`);
+    res.end(
+      page(
+        `<script>localStorage.setItem('ls', ${v}); sessionStorage.setItem('ss', ${v}); window.__ready = true;</script>`,
+      ),
+    );
+  } else if (url.pathname === '/idb') {
+    res.end(
+      page(`<script>
+const open = indexedDB.open('db', 1);
+open.onupgradeneeded = () => open.result.createObjectStore('kv');
+open.onsuccess = () => {
+  const tx = open.result.transaction('kv', 'readwrite');
+  tx.objectStore('kv').put(${v}, 'token');
+  tx.oncomplete = () => { open.result.close(); window.__ready = true; };
+};
+</script>`),
+    );
+  } else if (url.pathname === '/frame') {
+    res.end(page(`<iframe src="${url.searchParams.get('src') ?? ''}"></iframe>`));
+  } else {
+    res.end(page('<script>window.__ready = true;</script>'));
+  }
+}
+
+const servers = [http.createServer(handler), http.createServer(handler)];
+let a = '';
+let b = '';
+const provider = new ChromiumProvider({ maxContexts: 2 });
+
+beforeAll(async () => {
+  const urls = await Promise.all(
+    servers.map(
+      (server) =>
+        new Promise<string>((resolve) =>
+          server.listen(0, '127.0.0.1', () =>
+            resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+          ),
+        ),
+    ),
+  );
+  [a, b] = urls as [string, string];
+});
+
+afterAll(async () => {
+  await provider.close();
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+});
+
+async function visit(target: Page, url: string): Promise<void> {
+  await target.goto(url);
+  await target.waitForFunction('window.__ready === true');
+}
+
+/**
+ * Captures with the lease, then asks Playwright for its own capture of the same context. Returns both and
+ * whether the lease's capture had to fall back to Playwright's.
+ */
+async function captureBoth(
+  lease: ContextLease,
+): Promise<{ quick: BrowserState; playwright: BrowserState; fellBack: boolean }> {
+  const spy = vi.spyOn(lease.context, 'storageState');
+  try {
+    const quick = await lease.captureState();
+    const fellBack = spy.mock.calls.length > 0;
+    spy.mockRestore();
+    const playwright = toBrowserState(await lease.context.storageState({ indexedDB: true }), []);
+    return { quick, playwright, fellBack };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+function withoutSessionStorage(state: BrowserState): BrowserState {
+  return { cookies: state.cookies, origins: state.origins };
+}
+
+describe.runIf(process.platform === 'linux')('capturing the state of a context', () => {
+  it('reads the page itself when it shows every visited origin and no IndexedDB is in use', async () => {
+    const lease = await provider.newContext({});
+    try {
+      const tab = await lease.newPage();
+      await visit(tab, `${a}/ls?v=1`);
+      const { quick, playwright, fellBack } = await captureBoth(lease);
+      expect(fellBack).toBe(false);
+      expect(stateFingerprint(withoutSessionStorage(quick))).toBe(stateFingerprint(playwright));
+      expect(quick.origins).toEqual([{ origin: a, localStorage: [{ name: 'ls', value: '1' }] }]);
+      expect(quick.cookies.map((c) => c.name)).toEqual(['c1']);
+      expect(quick.sessionStorage).toEqual([{ origin: a, items: [{ name: 'ss', value: '1' }] }]);
+    } finally {
+      await lease.close();
+    }
+  });
+
+  it('a page with nothing stored gives an empty state without asking Playwright', async () => {
+    const lease = await provider.newContext({});
+    try {
+      const tab = await lease.newPage();
+      await visit(tab, `${a}/blank`);
+      const { quick, playwright, fellBack } = await captureBoth(lease);
+      expect(fellBack).toBe(false);
+      expect(quick).toEqual({ cookies: [], origins: [] });
+      expect(stateFingerprint(quick)).toBe(stateFingerprint(playwright));
+    } finally {
+      await lease.close();
+    }
+  });
+
+  it('falls back to Playwright when the site keeps IndexedDB, and gets it', async () => {
+    const lease = await provider.newContext({});
+    try {
+      const tab = await lease.newPage();
+      await visit(tab, `${a}/idb?v=secret-in-idb`);
+      const { quick, playwright, fellBack } = await captureBoth(lease);
+      expect(fellBack).toBe(true);
+      expect(JSON.stringify(quick.origins)).toContain('secret-in-idb');
+      expect(stateFingerprint(quick)).toBe(stateFingerprint(playwright));
+    } finally {
+      await lease.close();
+    }
+  });
+
+  it('carries over, unchanged, the stored origins no page went to (IndexedDB included)', async () => {
+    let state: BrowserState;
+    const first = await provider.newContext({});
+    try {
+      const tab = await first.newPage();
+      await visit(tab, `${b}/idb?v=kept`);
+      await visit(tab, `${b}/ls?v=kept`);
+      state = await first.captureState();
+    } finally {
+      await first.close();
+    }
+    expect(JSON.stringify(state.origins)).toContain('kept');
+
+    const lease = await provider.newContext({ state });
+    try {
+      const tab = await lease.newPage();
+      await visit(tab, `${a}/ls?v=2`);
+      const { quick, playwright, fellBack } = await captureBoth(lease);
+      expect(fellBack).toBe(false);
+      expect(stateFingerprint(withoutSessionStorage(quick))).toBe(stateFingerprint(playwright));
+      expect(quick.origins.map((o) => o.origin).sort()).toEqual([a, b].sort());
+    } finally {
+      await lease.close();
+    }
+  });
+
+  it('falls back when an origin was visited but is no longer shown: navigated away, in an iframe, in a closed popup', async () => {
+    const scenarios: [string, (tab: Page) => Promise<void>][] = [
+      [
+        'navigated away',
+        async (tab) => {
+          await visit(tab, `${b}/ls?v=3`);
+          await visit(tab, `${a}/ls?v=4`);
+        },
+      ],
+      [
+        'iframe',
+        async (tab) => {
+          await tab.goto(`${a}/frame?src=${encodeURIComponent(`${b}/ls?v=5`)}`);
+          await expect.poll(() => tab.frames().length).toBe(2);
+          await tab.frames()[1]?.waitForFunction('window.__ready === true');
+        },
+      ],
+      [
+        'closed popup',
+        async (tab) => {
+          await visit(tab, `${a}/ls?v=6`);
+          const [popup] = await Promise.all([
+            tab.waitForEvent('popup'),
+            tab.evaluate(`window.open(${JSON.stringify(`${b}/ls?v=7`)})`),
+          ]);
+          await popup.waitForFunction('window.__ready === true');
+          await popup.close();
+        },
+      ],
+    ];
+    for (const [name, act] of scenarios) {
+      const lease = await provider.newContext({});
+      try {
+        await act(await lease.newPage());
+        const { quick, playwright, fellBack } = await captureBoth(lease);
+        expect(fellBack, name).toBe(true);
+        expect(stateFingerprint(withoutSessionStorage(quick)), name).toBe(stateFingerprint(playwright));
+        expect(
+          quick.origins.some((o) => o.origin === b),
+          name,
+        ).toBe(true);
+      } finally {
+        await lease.close();
+      }
+    }
+  });
+});
