@@ -264,7 +264,8 @@ export class Lifecycle {
       }
     } catch (err) {
       this.#d.events.emit('run:end', {
-        session: toInfo(record),
+        // A run that expired the session reports it expired, not as it was when the run started.
+        session: toInfo((err instanceof AuthSessionError && expiredRecords.get(err)) || record),
         runId,
         ok: false,
         durationMs: this.now() - started,
@@ -534,7 +535,9 @@ export class Lifecycle {
       () => {},
     );
     this.#d.events.emit('expired', { session: toInfo(expired), reason: summariseError(reason) });
-    return sessionExpired(expired, reason);
+    const error = sessionExpired(expired, reason);
+    expiredRecords.set(error, expired);
+    return error;
   }
 
   /**
@@ -782,6 +785,9 @@ export class Lifecycle {
     }
   }
 }
+
+/** The record each `SESSION_EXPIRED` error made by `expire` stands for (for the `run:end` event). */
+const expiredRecords = new WeakMap<AuthSessionError, SessionRecord>();
 
 /** Thrown by `#runContext` when a refresh of the session started while the run waited for a context. */
 const YIELD_TO_REFRESH: unique symbol = Symbol('yield-to-refresh');

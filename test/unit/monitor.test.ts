@@ -87,10 +87,17 @@ describe('events', () => {
     const expired = byName('expired')[0] as { session: { state: string }; reason: { code: string } };
     expect(expired.session.state).toBe('expired');
     expect(expired.reason.code).toBe('CREATE_FAILED');
-    const ends = byName('run:end') as Array<{ ok: boolean; durationMs: number; error?: { code: string } }>;
+    const ends = byName('run:end') as Array<{
+      ok: boolean;
+      durationMs: number;
+      error?: { code: string };
+      session: { state: string };
+    }>;
     expect(ends.map((e) => e.ok)).toEqual([true, true, false]);
     expect(ends[0]!.durationMs).toBe(40);
     expect(ends[2]!.error?.code).toBe('SESSION_EXPIRED');
+    // The run that expired the session reports it as it left it.
+    expect(ends.map((e) => e.session.state)).toEqual(['active', 'active', 'expired']);
     expect(byName('run:start')).toHaveLength(3);
     expect(byName('updated')).toHaveLength(2);
     expect(byName('deleted')).toHaveLength(1);
