@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { abortError } from '../browser/slots.js';
 import { type Clock, systemClock } from '../clock.js';
 import { AuthSessionError } from '../errors.js';
+import { LeasedHandle, type RenewalOutcome } from '../lock/leased-handle.js';
 import type { AuthSessionLock, LockAcquireOptions, LockHandle } from '../lock/lock.js';
 import { positiveMs } from '../redis/client.js';
 import { backoff, bounded, delay } from '../redis/poll.js';
@@ -83,7 +84,7 @@ export class PostgresAdvisoryLock implements AuthSessionLock {
   readonly #clock: Clock;
   readonly #timeoutMs: number;
   readonly #maxRetryDelayMs: number;
-  readonly #held = new Set<HeldXact>();
+  readonly #held = new Set<LeasedHandle>();
   #closed = false;
 
   constructor(options: PostgresAdvisoryLockOptions) {
@@ -203,48 +204,50 @@ export class PostgresAdvisoryLock implements AuthSessionLock {
 interface HeldDeps {
   readonly clock: Clock;
   readonly timeoutMs: number;
-  readonly held: Set<HeldXact>;
+  readonly held: Set<LeasedHandle>;
 }
 
-/** A held advisory lock: its connection, its open transaction, its heartbeat. */
-class HeldXact implements PostgresLockHandle {
-  readonly #d: HeldDeps;
+/** A held advisory lock: its connection, its open transaction, a heartbeat that keeps the session busy. */
+class HeldXact extends LeasedHandle implements PostgresLockHandle {
+  readonly #timeoutMs: number;
   readonly #client: PgPoolClient;
   readonly #onError: (err: Error) => void;
-  readonly #leaseMs: number;
-  #timer: ReturnType<Clock['setTimeout']> | undefined;
-  #lost = false;
-  #released = false;
   #done = false;
 
   constructor(deps: HeldDeps, client: PgPoolClient, onError: (err: Error) => void, leaseMs: number) {
-    this.#d = deps;
+    super(deps.clock, leaseMs, deps.held);
+    this.#timeoutMs = deps.timeoutMs;
     this.#client = client;
     this.#onError = onError;
-    this.#leaseMs = leaseMs;
-    deps.held.add(this);
-    this.#schedule();
   }
 
-  get lost(): boolean {
-    return this.#lost;
+  protected async renewOnServer(timeoutMs: number): Promise<RenewalOutcome> {
+    try {
+      await bounded(
+        this.#client.query('SELECT 1'),
+        Math.min(this.#timeoutMs, timeoutMs),
+        this.clock,
+        'A PostgreSQL lock heartbeat',
+      );
+      return 'held';
+    } catch {
+      // The session is gone (or hopeless): so is the lock.
+      return 'lost';
+    }
   }
 
-  get released(): boolean {
-    return this.#released;
+  protected override onLost(): void {
+    this.#finish(true);
   }
 
-  async release(): Promise<void> {
-    if (this.#released) return;
-    this.#released = true;
-    this.#stop();
+  protected async releaseOnServer(): Promise<void> {
     if (this.#done) return;
     try {
       // Ending the transaction frees the lock.
       await bounded(
         this.#client.query('ROLLBACK'),
-        this.#d.timeoutMs,
-        this.#d.clock,
+        this.#timeoutMs,
+        this.clock,
         'Releasing a PostgreSQL lock',
       );
       this.#finish();
@@ -260,40 +263,6 @@ class HeldXact implements PostgresLockHandle {
     this.#done = true;
     this.#client.removeListener('error', this.#onError);
     this.#client.release(destroy);
-  }
-
-  #stop(): void {
-    if (this.#timer !== undefined) this.#d.clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#d.held.delete(this);
-  }
-
-  #schedule(): void {
-    this.#timer = this.#d.clock.setTimeout(
-      () => void this.#beat(),
-      Math.max(1, Math.floor(this.#leaseMs / 3)),
-    );
-  }
-
-  async #beat(): Promise<void> {
-    this.#timer = undefined;
-    if (this.#released) return;
-    try {
-      await bounded(
-        this.#client.query('SELECT 1'),
-        Math.min(this.#d.timeoutMs, Math.max(1, Math.floor(this.#leaseMs / 3))),
-        this.#d.clock,
-        'A PostgreSQL lock heartbeat',
-      );
-    } catch {
-      if (this.#released) return;
-      // The session is gone (or hopeless): so is the lock.
-      this.#lost = true;
-      this.#stop();
-      this.#finish(true);
-      return;
-    }
-    if (!this.#released) this.#schedule();
   }
 }
 

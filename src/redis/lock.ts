@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { abortError } from '../browser/slots.js';
 import { type Clock, systemClock } from '../clock.js';
 import { AuthSessionError } from '../errors.js';
+import { LeasedHandle, type RenewalOutcome } from '../lock/leased-handle.js';
 import type { AuthSessionLock, LockAcquireOptions, LockHandle } from '../lock/lock.js';
 import { assertRedisUrl, createResilientClient, positiveMs, type RedisClientLike, ready } from './client.js';
 import { backoff, bounded, delay } from './poll.js';
@@ -100,7 +101,7 @@ export class RedisLock implements AuthSessionLock {
   readonly #clock: Clock;
   readonly #timeoutMs: number;
   readonly #maxRetryDelayMs: number;
-  readonly #held = new Set<Held>();
+  readonly #held = new Set<LeasedHandle>();
   #closed = false;
 
   constructor(options: RedisLockOptions) {
@@ -216,83 +217,40 @@ interface HeldDeps {
   readonly client: RedisClientLike;
   readonly clock: Clock;
   readonly timeoutMs: number;
-  readonly held: Set<Held>;
+  readonly held: Set<LeasedHandle>;
 }
 
-/** One held lock: its token, its renewal timer. */
-class Held implements RedisLockHandle {
+/** One held lock: a Redis key holding our token, with a TTL renewed while held. */
+class Held extends LeasedHandle implements RedisLockHandle {
   readonly key: string;
-  readonly #d: HeldDeps;
+  readonly #client: RedisClientLike;
+  readonly #timeoutMs: number;
   readonly #token: string;
-  readonly #leaseMs: number;
-  #timer: ReturnType<Clock['setTimeout']> | undefined;
-  #lost = false;
-  #released = false;
 
   constructor(deps: HeldDeps, key: string, token: string, leaseMs: number) {
-    this.#d = deps;
+    super(deps.clock, leaseMs, deps.held);
     this.key = key;
+    this.#client = deps.client;
+    this.#timeoutMs = deps.timeoutMs;
     this.#token = token;
-    this.#leaseMs = leaseMs;
-    deps.held.add(this);
-    this.#schedule();
   }
 
-  get lost(): boolean {
-    return this.#lost;
+  protected async renewOnServer(timeoutMs: number): Promise<RenewalOutcome> {
+    const reply = await bounded(
+      this.#client.eval(RENEW, { keys: [this.key], arguments: [this.#token, String(this.leaseMs)] }),
+      Math.min(this.#timeoutMs, timeoutMs),
+      this.clock,
+      'Renewing the Redis lock',
+    );
+    return Number(reply) === 1 ? 'held' : 'lost';
   }
 
-  get released(): boolean {
-    return this.#released;
-  }
-
-  async release(): Promise<void> {
-    if (this.#released) return;
-    this.#released = true;
-    this.#stop();
-    const { client, clock, timeoutMs } = this.#d;
-    if (this.#lost) return;
+  protected async releaseOnServer(): Promise<void> {
     await bounded(
-      client.eval(RELEASE, { keys: [this.key], arguments: [this.#token] }),
-      timeoutMs,
-      clock,
+      this.#client.eval(RELEASE, { keys: [this.key], arguments: [this.#token] }),
+      this.#timeoutMs,
+      this.clock,
       'Releasing the Redis lock',
     );
-  }
-
-  #stop(): void {
-    const { clock, held } = this.#d;
-    if (this.#timer !== undefined) clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
-    held.delete(this);
-  }
-
-  #schedule(): void {
-    const { clock } = this.#d;
-    this.#timer = clock.setTimeout(() => void this.#renew(), Math.max(1, Math.floor(this.#leaseMs / 3)));
-  }
-
-  async #renew(): Promise<void> {
-    this.#timer = undefined;
-    if (this.#released) return;
-    const { client, clock, timeoutMs } = this.#d;
-    try {
-      const reply = await bounded(
-        client.eval(RENEW, { keys: [this.key], arguments: [this.#token, String(this.#leaseMs)] }),
-        Math.min(timeoutMs, Math.max(1, Math.floor(this.#leaseMs / 3))),
-        clock,
-        'Renewing the Redis lock',
-      );
-      if (this.#released) return;
-      if (Number(reply) !== 1) {
-        this.#lost = true;
-        this.#stop();
-        return;
-      }
-    } catch {
-      // Redis unreachable right now: try again at the next tick; the lease covers two missed renewals.
-      if (this.#released) return;
-    }
-    this.#schedule();
   }
 }
