@@ -1,7 +1,8 @@
 /**
  * Leak test in real Chromium: 500 runs against the demo site with randomly failing tasks and hooks (throws,
  * "not logged in" answers, hooks that hang until their timeout, aborted runs, tasks that leave pages open or a
- * navigation running, logged-out-mid-task retries, expiries revived with `update`). After every fifth of the runs no
+ * navigation running, logged-out-mid-task retries, expiries revived with `update`), and a forced logout on
+ * the site before every fifth of them (refreshes). After every fifth of the runs no
  * context or page may be open (provider counters and the browser's own list of contexts), and the Node heap
  * after a full GC must not grow between the first checkpoint (run 100) and the last (run 500).
  *
@@ -278,6 +279,10 @@ describe.runIf(process.platform === 'linux')(
       const started = Date.now();
 
       for (let chunk = 0; chunk < RUNS / CHUNK; chunk++) {
+        // A forced logout on the site per fifth: the next check fails for real, so every run of this test
+        // goes through refreshes (and, when the flaky login fails twice, an expiry and a revival), rather
+        // than depending on the random answers to fail both check attempts now and then.
+        site.logoutAll();
         let next = 0;
         await Promise.all(
           Array.from({ length: WORKERS }, async () => {
