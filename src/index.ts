@@ -96,5 +96,6 @@ export {
 } from './recorder/record.js';
 export { type ImportStateOptions, parseBrowserState } from './recorder/state-transfer.js';
 export type { AuthSessionInfo } from './session-info.js';
+export type { SessionPlacementOptions } from './session-options.js';
 export { createMemoryStore, createSqliteStore, type SqliteStoreOptions } from './store/default-store.js';
 export type { KeyFileInput, KeyInput, KeyringInput, PassphraseKeyInput } from './vault/key-source.js';

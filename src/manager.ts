@@ -35,6 +35,7 @@ import {
   type RunOptions,
   type RunTask,
 } from './lifecycle/engine.js';
+import { activate, restore } from './lifecycle/replace.js';
 import type { SessionState } from './lifecycle/states.js';
 import { type AuthSessionLock, LocalLock } from './lock/lock.js';
 import { type AuthDescription, describeAuth } from './monitor/describe-auth.js';
@@ -806,19 +807,12 @@ export class AuthSessionManager {
     const codec = await this.#getCodec();
     try {
       const state = await this.#lifecycle.login(pending, auth, credentials, 'create', opts, options);
-      const active = nextRecord(
+      const saved = await activate(
+        this.#lifecycle,
         pending,
-        {
-          state: 'active',
-          generation: pending.generation + 1,
-          lastCheckedAt: this.#lifecycle.iso(),
-          expiredAt: undefined,
-          failure: undefined,
-          sealed: { ...pending.sealed, state: codec.sealState(pending.id, state) },
-        },
-        this.#clock.now(),
+        { ...pending.sealed, state: codec.sealState(pending.id, state) },
+        this.#lifecycle.iso(),
       );
-      const saved = await this.#lifecycle.save(pending, active, { revision: pending.revision });
       const durationMs = this.#clock.now() - started;
       if (event === 'created') this.#events.emit('created', { session: toInfo(saved), durationMs });
       else this.#events.emit('updated', { session: toInfo(saved), durationMs });
@@ -831,14 +825,7 @@ export class AuthSessionManager {
       const aborted = error.code === 'ABORTED' || error.code === 'CLOSED';
       try {
         if (previous) {
-          // Nothing lost: the session goes back to exactly what it was.
-          await this.#lifecycle.save(
-            pending,
-            { ...previous, revision: pending.revision + 1, updatedAt: this.#lifecycle.iso() },
-            {
-              revision: pending.revision,
-            },
-          );
+          await restore(this.#lifecycle, pending, previous);
         } else if (aborted) {
           await this.#store.delete(pending.id);
         } else {

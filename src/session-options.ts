@@ -1,10 +1,44 @@
 import type { DeviceProfile } from './browser/provider.js';
-import type { AuthDefinition } from './define.js';
+import type { AuthDefinition, AuthOptions } from './define.js';
 import { AuthSessionError } from './errors.js';
 import { issuePaths } from './lifecycle/engine.js';
+import type { ProxyInput } from './proxy.js';
 import { deviceSchema, type SessionRecord } from './store/record.js';
 
-// Validation of the session options that create, update, record and import share.
+// The session options that create, update, record and import share, and their validation.
+
+/**
+ * Where `record` and `importState` put the login they bring: a new session, or an existing session of the
+ * same auth, which gets the new login and keeps everything else.
+ *
+ * @example
+ * ```ts
+ * const placement: SessionPlacementOptions = { id: 'acme-portal', labels: { customer: 'acme' } };
+ * ```
+ */
+export interface SessionPlacementOptions
+  extends Pick<AuthOptions, 'checkAttempts' | 'checkTimeout' | 'retryDelay'> {
+  /**
+   * Session id. An existing session of the same auth gets the new login and keeps its id, labels (unless
+   * `labels` is given), proxy, device, credentials and waiting work.
+   * @default a random UUID (a new session)
+   */
+  readonly id?: string;
+  /** Labels (replacing those of an existing session). @default `{}` or the existing ones */
+  readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * Proxy of the session (`null` removes an existing session's). A recording browser already goes through
+   * it, so the site sees one IP from the login on.
+   * @default none, or the existing session's
+   */
+  readonly proxy?: ProxyInput | null;
+  /**
+   * Device profile. A new session gets one for its whole life, as with `create`: a generated realistic one
+   * (seeded by the id) under the auth's `device` and this. An existing session's is replaced only when given.
+   * @default generated / the existing session's
+   */
+  readonly device?: DeviceProfile;
+}
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 

@@ -4,19 +4,15 @@ import { toInfrastructureError } from '../browser/network-errors.js';
 import type { ContextLease, DeviceProfile } from '../browser/provider.js';
 import { abortError, raceAbort } from '../browser/slots.js';
 import type { BrowserState } from '../browser/state.js';
-import {
-  type AuthOptions,
-  type RecorderAuthDefinition,
-  resolveAuthOptions,
-  validateAuthOptions,
-} from '../define.js';
+import { type RecorderAuthDefinition, resolveAuthOptions, validateAuthOptions } from '../define.js';
 import { chooseDevice } from '../device.js';
 import { AuthSessionError } from '../errors.js';
 import type { SessionCodec } from '../lifecycle/codec.js';
 import { anySignal, type Lifecycle, nextRecord } from '../lifecycle/engine.js';
 import { normalise } from '../lifecycle/hooks.js';
+import { activate, restore } from '../lifecycle/replace.js';
 import { summariseError } from '../monitor/events.js';
-import { type ProxyInput, parseProxy } from '../proxy.js';
+import { parseProxy } from '../proxy.js';
 import { type AuthSessionInfo, toInfo } from '../session-info.js';
 import {
   assertOptionsObject,
@@ -25,6 +21,7 @@ import {
   assertSignal,
   parseSessionDevice,
   parseSessionLabels,
+  type SessionPlacementOptions,
 } from '../session-options.js';
 import type { SessionRecord } from '../store/record.js';
 import { claimSession } from './claims.js';
@@ -69,27 +66,7 @@ export type RecorderPageHandler = (page: Page) => unknown;
  * const options: RecordOptions = { labels: { customer: 'acme' }, timeoutMs: 5 * 60_000 };
  * ```
  */
-export interface RecordOptions extends Pick<AuthOptions, 'checkAttempts' | 'checkTimeout' | 'retryDelay'> {
-  /**
-   * Session id. An existing session of the same auth is recorded again: it keeps its id, labels (unless
-   * `labels` is given), proxy, device and waiting work, and gets the new login.
-   * @default a random UUID (a new session)
-   */
-  readonly id?: string;
-  /** Labels of the session (replacing those of a session recorded again). @default `{}` or the existing ones */
-  readonly labels?: Readonly<Record<string, string>>;
-  /**
-   * Proxy of the session: the recording browser already goes through it, so the site sees one IP from the
-   * login on. `null` removes the proxy of a session recorded again.
-   * @default none, or the existing session's
-   */
-  readonly proxy?: ProxyInput | null;
-  /**
-   * Device profile. A new session gets one device for its whole life, as with `create`: a generated realistic
-   * one (seeded by the id) under the auth's `device` and this. Recording again replaces it only when given.
-   * @default generated / the existing session's
-   */
-  readonly device?: DeviceProfile;
+export interface RecordOptions extends SessionPlacementOptions {
   /**
    * Milliseconds the person has to reach the finish URL (on the manager's clock; waiting for a browser slot
    * does not count). Then `RECORDER_TIMEOUT`.
@@ -180,19 +157,12 @@ export async function recordSession(
         startState,
         options,
       );
-      const active = nextRecord(
+      const active = await activate(
+        lifecycle,
         pending,
-        {
-          state: 'active',
-          generation: pending.generation + 1,
-          lastCheckedAt: checkedAt,
-          expiredAt: undefined,
-          failure: undefined,
-          sealed: withoutCredentials({ ...pending.sealed, state: codec.sealState(id, state) }),
-        },
-        d.clock.now(),
+        withoutCredentials({ ...pending.sealed, state: codec.sealState(id, state) }),
+        checkedAt,
       );
-      await lifecycle.save(pending, active, { revision: pending.revision });
       if (existing) d.events.emit('updated', { session: toInfo(active) });
       else d.events.emit('created', { session: toInfo(active), durationMs: d.clock.now() - started });
       return toInfo(active);
@@ -200,12 +170,7 @@ export async function recordSession(
       const error = normalise(err, 'CREATE_FAILED', `Recording the login of "${auth.name}" failed`);
       try {
         if (existing) {
-          // Nothing lost: the session goes back to exactly what it was (its waiting work included).
-          await lifecycle.save(
-            pending,
-            { ...existing, revision: pending.revision + 1, updatedAt: lifecycle.iso() },
-            { revision: pending.revision },
-          );
+          await restore(lifecycle, pending, existing);
         } else {
           // Only our own placeholder goes: a record someone else wrote meanwhile stays.
           const stored = await d.store.read(id);

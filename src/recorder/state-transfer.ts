@@ -1,11 +1,10 @@
-import type { DeviceProfile } from '../browser/provider.js';
 import { type BrowserState, browserStateSchema } from '../browser/state.js';
-import { type AuthDefinition, type AuthOptions, resolveAuthOptions, validateAuthOptions } from '../define.js';
+import { type AuthDefinition, resolveAuthOptions, validateAuthOptions } from '../define.js';
 import { chooseDevice } from '../device.js';
 import { AuthSessionError } from '../errors.js';
 import type { SessionCodec } from '../lifecycle/codec.js';
 import { anySignal, issuePaths, type Lifecycle, nextRecord } from '../lifecycle/engine.js';
-import { type ProxyInput, parseProxy } from '../proxy.js';
+import { parseProxy } from '../proxy.js';
 import { type AuthSessionInfo, toInfo } from '../session-info.js';
 import {
   assertOptionsObject,
@@ -14,6 +13,7 @@ import {
   assertSignal,
   parseSessionDevice,
   parseSessionLabels,
+  type SessionPlacementOptions,
 } from '../session-options.js';
 import { parseJsonSafely, type SessionRecord } from '../store/record.js';
 import { claimSession } from './claims.js';
@@ -26,24 +26,7 @@ import { claimSession } from './claims.js';
  * const options: ImportStateOptions = { id: 'acme-portal', labels: { customer: 'acme' } };
  * ```
  */
-export interface ImportStateOptions
-  extends Pick<AuthOptions, 'checkAttempts' | 'checkTimeout' | 'retryDelay'> {
-  /**
-   * Session id. An existing session of the same auth keeps its id, labels (unless `labels` is given), proxy,
-   * device, credentials and waiting work, and gets the imported state.
-   * @default a random UUID (a new session)
-   */
-  readonly id?: string;
-  /** Labels (replacing those of an existing session). @default `{}` or the existing ones */
-  readonly labels?: Readonly<Record<string, string>>;
-  /** Proxy of the session (`null` removes an existing session's). @default none, or the existing session's */
-  readonly proxy?: ProxyInput | null;
-  /**
-   * Device profile. A new session gets one for its whole life, as with `create`: a generated one (seeded by
-   * the id) under the auth's `device` and this. An existing session's is replaced only when given.
-   * @default generated / the existing session's
-   */
-  readonly device?: DeviceProfile;
+export interface ImportStateOptions extends SessionPlacementOptions {
   /**
    * Credentials, for a credentials-based auth: required for a new session (so it can log in again when the
    * imported login ends), optional for an existing one (which keeps its own). Refused for a recorder-based

@@ -1,0 +1,47 @@
+import type { SessionRecord } from '../store/record.js';
+import { type Lifecycle, nextRecord } from './engine.js';
+
+// A new login (create, update, record) is written over the session as a `pending` record first, then either
+// made active or undone. These two steps are the same whatever brought the login.
+
+/**
+ * Makes a pending session active with the login it just got: a new generation (runs still holding the
+ * previous login notice it), the check time, no failure left. Saved only if the pending record is still the
+ * stored one.
+ */
+export function activate(
+  lifecycle: Lifecycle,
+  pending: SessionRecord,
+  sealed: SessionRecord['sealed'],
+  checkedAt: string,
+): Promise<SessionRecord> {
+  const active = nextRecord(
+    pending,
+    {
+      state: 'active',
+      generation: pending.generation + 1,
+      lastCheckedAt: checkedAt,
+      expiredAt: undefined,
+      failure: undefined,
+      sealed,
+    },
+    lifecycle.now(),
+  );
+  return lifecycle.save(pending, active, { revision: pending.revision });
+}
+
+/**
+ * After a failed login over an existing session: puts it back exactly as it was (its waiting work included),
+ * only a newer revision, so nothing is lost. Saved only if the pending record is still the stored one.
+ */
+export function restore(
+  lifecycle: Lifecycle,
+  pending: SessionRecord,
+  previous: SessionRecord,
+): Promise<SessionRecord> {
+  return lifecycle.save(
+    pending,
+    { ...previous, revision: pending.revision + 1, updatedAt: lifecycle.iso() },
+    { revision: pending.revision },
+  );
+}
