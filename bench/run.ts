@@ -156,6 +156,7 @@ async function main(): Promise<void> {
     reports.push(
       ...(await benchPlaywright({
         pairs: full ? 40 : 24,
+        pairsRun: full ? 100 : 48,
         warmup: full ? 4 : 3,
         items: [1, 2].filter(wanted) as (1 | 2)[],
         levers: full,
