@@ -35,7 +35,7 @@ import {
   type RunOptions,
   type RunTask,
 } from './lifecycle/engine.js';
-import { activate, restore } from './lifecycle/replace.js';
+import { activate, dropPlaceholder, restore } from './lifecycle/replace.js';
 import type { SessionState } from './lifecycle/states.js';
 import { type AuthSessionLock, LocalLock } from './lock/lock.js';
 import { type AuthDescription, describeAuth } from './monitor/describe-auth.js';
@@ -827,7 +827,7 @@ export class AuthSessionManager {
         if (previous) {
           await restore(this.#lifecycle, pending, previous);
         } else if (aborted) {
-          await this.#store.delete(pending.id);
+          await dropPlaceholder(this.#lifecycle, pending);
         } else {
           const failed = nextRecord(
             pending,

@@ -45,3 +45,16 @@ export function restore(
     { revision: pending.revision },
   );
 }
+
+/**
+ * After a new session's login was aborted: removes its pending placeholder, but only while it is still ours
+ * (same revision, still pending). A record written meanwhile (another process took the session over with
+ * `update`, say) stays.
+ */
+export async function dropPlaceholder(lifecycle: Lifecycle, pending: SessionRecord): Promise<void> {
+  const { store, codec } = lifecycle.deps;
+  const stored = await store.read(pending.id);
+  if (stored?.revision !== pending.revision || stored.state !== 'pending') return;
+  await store.delete(pending.id);
+  (await codec()).forget(pending.id);
+}

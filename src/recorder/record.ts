@@ -10,7 +10,7 @@ import { AuthSessionError } from '../errors.js';
 import type { SessionCodec } from '../lifecycle/codec.js';
 import { anySignal, type Lifecycle, nextRecord } from '../lifecycle/engine.js';
 import { normalise } from '../lifecycle/hooks.js';
-import { activate, restore } from '../lifecycle/replace.js';
+import { activate, dropPlaceholder, restore } from '../lifecycle/replace.js';
 import { summariseError } from '../monitor/events.js';
 import { parseProxy } from '../proxy.js';
 import { type AuthSessionInfo, toInfo } from '../session-info.js';
@@ -172,10 +172,7 @@ export async function recordSession(
         if (existing) {
           await restore(lifecycle, pending, existing);
         } else {
-          // Only our own placeholder goes: a record someone else wrote meanwhile stays.
-          const stored = await d.store.read(id);
-          if (stored?.revision === pending.revision && stored.state === 'pending') await d.store.delete(id);
-          codec.forget(id);
+          await dropPlaceholder(lifecycle, pending);
         }
       } catch (cleanupErr) {
         d.events.emit('warning', { session: toInfo(pending), error: summariseError(cleanupErr) });
