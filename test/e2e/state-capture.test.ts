@@ -93,79 +93,71 @@ async function captureBoth(
   }
 }
 
+/** Runs `fn` with a fresh context (opened with `state`) and a page in it; closes the context after. */
+async function inContext<T>(
+  state: BrowserState | undefined,
+  fn: (lease: ContextLease, tab: Page) => Promise<T>,
+): Promise<T> {
+  const lease = await provider.newContext(state ? { state } : {});
+  try {
+    return await fn(lease, await lease.newPage());
+  } finally {
+    await lease.close();
+  }
+}
+
 function withoutSessionStorage(state: BrowserState): BrowserState {
   return { cookies: state.cookies, origins: state.origins };
 }
 
 describe.runIf(process.platform === 'linux')('capturing the state of a context', () => {
   it('reads the page itself when it shows every visited origin and no IndexedDB is in use', async () => {
-    const lease = await provider.newContext({});
-    try {
-      const tab = await lease.newPage();
+    const { quick, playwright, fellBack } = await inContext(undefined, async (lease, tab) => {
       await visit(tab, `${a}/ls?v=1`);
-      const { quick, playwright, fellBack } = await captureBoth(lease);
-      expect(fellBack).toBe(false);
-      expect(stateFingerprint(withoutSessionStorage(quick))).toBe(stateFingerprint(playwright));
-      expect(quick.origins).toEqual([{ origin: a, localStorage: [{ name: 'ls', value: '1' }] }]);
-      expect(quick.cookies.map((c) => c.name)).toEqual(['c1']);
-      expect(quick.sessionStorage).toEqual([{ origin: a, items: [{ name: 'ss', value: '1' }] }]);
-    } finally {
-      await lease.close();
-    }
+      return captureBoth(lease);
+    });
+    expect(fellBack).toBe(false);
+    expect(stateFingerprint(withoutSessionStorage(quick))).toBe(stateFingerprint(playwright));
+    expect(quick.origins).toEqual([{ origin: a, localStorage: [{ name: 'ls', value: '1' }] }]);
+    expect(quick.cookies.map((c) => c.name)).toEqual(['c1']);
+    expect(quick.sessionStorage).toEqual([{ origin: a, items: [{ name: 'ss', value: '1' }] }]);
   });
 
   it('a page with nothing stored gives an empty state without asking Playwright', async () => {
-    const lease = await provider.newContext({});
-    try {
-      const tab = await lease.newPage();
+    const { quick, playwright, fellBack } = await inContext(undefined, async (lease, tab) => {
       await visit(tab, `${a}/blank`);
-      const { quick, playwright, fellBack } = await captureBoth(lease);
-      expect(fellBack).toBe(false);
-      expect(quick).toEqual({ cookies: [], origins: [] });
-      expect(stateFingerprint(quick)).toBe(stateFingerprint(playwright));
-    } finally {
-      await lease.close();
-    }
+      return captureBoth(lease);
+    });
+    expect(fellBack).toBe(false);
+    expect(quick).toEqual({ cookies: [], origins: [] });
+    expect(stateFingerprint(quick)).toBe(stateFingerprint(playwright));
   });
 
   it('falls back to Playwright when the site keeps IndexedDB, and gets it', async () => {
-    const lease = await provider.newContext({});
-    try {
-      const tab = await lease.newPage();
+    const { quick, playwright, fellBack } = await inContext(undefined, async (lease, tab) => {
       await visit(tab, `${a}/idb?v=secret-in-idb`);
-      const { quick, playwright, fellBack } = await captureBoth(lease);
-      expect(fellBack).toBe(true);
-      expect(JSON.stringify(quick.origins)).toContain('secret-in-idb');
-      expect(stateFingerprint(quick)).toBe(stateFingerprint(playwright));
-    } finally {
-      await lease.close();
-    }
+      return captureBoth(lease);
+    });
+    expect(fellBack).toBe(true);
+    expect(JSON.stringify(quick.origins)).toContain('secret-in-idb');
+    expect(stateFingerprint(quick)).toBe(stateFingerprint(playwright));
   });
 
   it('carries over, unchanged, the stored origins no page went to (IndexedDB included)', async () => {
-    let state: BrowserState;
-    const first = await provider.newContext({});
-    try {
-      const tab = await first.newPage();
+    const state = await inContext(undefined, async (lease, tab) => {
       await visit(tab, `${b}/idb?v=kept`);
       await visit(tab, `${b}/ls?v=kept`);
-      state = await first.captureState();
-    } finally {
-      await first.close();
-    }
+      return lease.captureState();
+    });
     expect(JSON.stringify(state.origins)).toContain('kept');
 
-    const lease = await provider.newContext({ state });
-    try {
-      const tab = await lease.newPage();
+    const { quick, playwright, fellBack } = await inContext(state, async (lease, tab) => {
       await visit(tab, `${a}/ls?v=2`);
-      const { quick, playwright, fellBack } = await captureBoth(lease);
-      expect(fellBack).toBe(false);
-      expect(stateFingerprint(withoutSessionStorage(quick))).toBe(stateFingerprint(playwright));
-      expect(quick.origins.map((o) => o.origin).sort()).toEqual([a, b].sort());
-    } finally {
-      await lease.close();
-    }
+      return captureBoth(lease);
+    });
+    expect(fellBack).toBe(false);
+    expect(stateFingerprint(withoutSessionStorage(quick))).toBe(stateFingerprint(playwright));
+    expect(quick.origins.map((o) => o.origin).sort()).toEqual([a, b].sort());
   });
 
   it('falls back when an origin was visited but is no longer shown: navigated away, in an iframe, in a closed popup', async () => {
@@ -199,19 +191,16 @@ describe.runIf(process.platform === 'linux')('capturing the state of a context',
       ],
     ];
     for (const [name, act] of scenarios) {
-      const lease = await provider.newContext({});
-      try {
-        await act(await lease.newPage());
-        const { quick, playwright, fellBack } = await captureBoth(lease);
-        expect(fellBack, name).toBe(true);
-        expect(stateFingerprint(withoutSessionStorage(quick)), name).toBe(stateFingerprint(playwright));
-        expect(
-          quick.origins.some((o) => o.origin === b),
-          name,
-        ).toBe(true);
-      } finally {
-        await lease.close();
-      }
+      const { quick, playwright, fellBack } = await inContext(undefined, async (lease, tab) => {
+        await act(tab);
+        return captureBoth(lease);
+      });
+      expect(fellBack, name).toBe(true);
+      expect(stateFingerprint(withoutSessionStorage(quick)), name).toBe(stateFingerprint(playwright));
+      expect(
+        quick.origins.some((o) => o.origin === b),
+        name,
+      ).toBe(true);
     }
   });
 });
