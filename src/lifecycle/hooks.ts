@@ -88,10 +88,6 @@ export interface AttemptOptions {
   readonly attempts: number;
   readonly retryDelay: number;
   readonly signal?: AbortSignal | undefined;
-  /** Errors for which another attempt is pointless (infrastructure, abort, input timeout…). */
-  readonly isFinal?: (err: AuthSessionError) => boolean;
-  /** Called after each failed attempt. */
-  readonly onFailedAttempt?: (err: AuthSessionError, attempt: number) => void;
 }
 
 /**
@@ -99,6 +95,22 @@ export interface AttemptOptions {
  * AuthSessionError first (`wrapCode` for anything else) so a non-Error throw is a failed attempt too.
  */
 export async function withAttempts<T>(
+  fn: (attempt: number) => Promise<T>,
+  wrapCode: AuthSessionErrorCode,
+  wrapMessage: string,
+  options: AttemptOptions,
+): Promise<T> {
+  try {
+    return await retry(fn, wrapCode, wrapMessage, options);
+  } catch (err) {
+    // Aborted while waiting between attempts, p-retry rejects with the signal's bare reason: that is an
+    // abort (ABORTED), never a failed check or login.
+    if (options.signal?.aborted && !(err instanceof AuthSessionError)) throw abortError(options.signal);
+    throw err;
+  }
+}
+
+function retry<T>(
   fn: (attempt: number) => Promise<T>,
   wrapCode: AuthSessionErrorCode,
   wrapMessage: string,
@@ -120,10 +132,7 @@ export async function withAttempts<T>(
       randomize: false,
       signal: options.signal,
       unref: true,
-      onFailedAttempt: ({ error, attemptNumber }) =>
-        options.onFailedAttempt?.(error as AuthSessionError, attemptNumber),
-      shouldRetry: ({ error }) =>
-        !(error instanceof AuthSessionError && (isAlwaysFinal(error) || options.isFinal?.(error))),
+      shouldRetry: ({ error }) => !(error instanceof AuthSessionError && isAlwaysFinal(error)),
     },
   );
 }

@@ -212,6 +212,54 @@ describe('hooks', () => {
     expect(h.browser.stats().openContexts).toBe(0);
   });
 
+  it('aborting while the next attempt waits is ABORTED: no refresh after a check, nothing left after a create', async () => {
+    const controller = new AbortController();
+    let checks = 0;
+    h = harness({
+      auth: {
+        checkAttempts: 2,
+        retryDelay: 60_000,
+        check: async () => {
+          checks++;
+          if (checks === 1) return true; // the create's own check
+          // The caller gives up while the second attempt waits.
+          setImmediate(() => controller.abort());
+          return false;
+        },
+      },
+    });
+    const s = await h.manager.create('site', { credentials: alice });
+    await expectCode(
+      h.manager.run(s.id, () => 1, { signal: controller.signal }),
+      'ABORTED',
+    );
+    const checked = h.events.filter((e) => e.name === 'checked').map((e) => e.payload);
+    expect(checked.at(-1)).toMatchObject({ ok: false, error: { code: 'ABORTED' } });
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(h.count('refreshed')).toBe(0);
+    expect(h.site.counters.logins).toBe(1);
+    expect((await h.manager.get(s.id))?.state).toBe('active');
+    await h.manager.close();
+
+    const creating = new AbortController();
+    h = harness({
+      auth: {
+        createAttempts: 2,
+        retryDelay: 60_000,
+        create: () => {
+          setImmediate(() => creating.abort());
+          throw new Error('first attempt fails');
+        },
+      },
+    });
+    await expectCode(
+      h.manager.create('site', { id: 'acme', credentials: alice, signal: creating.signal }),
+      'ABORTED',
+    );
+    expect(await h.manager.get('acme')).toBeUndefined();
+    expect(h.count('failed')).toBe(0);
+  });
+
   it('a hook throwing a non-Error, or check returning "yes", is a failed attempt', async () => {
     let attempts = 0;
     h = harness({
