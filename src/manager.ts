@@ -29,7 +29,6 @@ import { AuthSessionError } from './errors.js';
 import { SessionCodec } from './lifecycle/codec.js';
 import {
   type InputHandler,
-  issuePaths,
   Lifecycle,
   nextRecord,
   type RunOptions,
@@ -58,7 +57,13 @@ import {
   importSessionState,
 } from './recorder/state-transfer.js';
 import { type AuthSessionInfo, toInfo } from './session-info.js';
-import { assertSessionId, isSessionId, parseSessionDevice, parseSessionLabels } from './session-options.js';
+import {
+  assertSessionId,
+  isSessionId,
+  parseCredentials,
+  parseSessionDevice,
+  parseSessionLabels,
+} from './session-options.js';
 import { createDefaultStore, DEFAULT_DATA_DIR } from './store/default-store.js';
 import type { SessionRecord } from './store/record.js';
 import { SessionStore } from './store/session-store.js';
@@ -894,15 +899,4 @@ export class AuthSessionManager {
     }
     return this.#codec;
   }
-}
-
-function parseCredentials(auth: CredentialsAuthDefinition, value: unknown): unknown {
-  const parsed = auth.credentials.safeParse(value);
-  if (!parsed.success) {
-    throw new AuthSessionError(
-      'INVALID_CREDENTIALS',
-      `The credentials do not match the schema of "${auth.name}": check ${issuePaths(parsed.error)}`,
-    );
-  }
-  return parsed.data;
 }

@@ -1,5 +1,5 @@
 import type { DeviceProfile } from './browser/provider.js';
-import type { AuthDefinition, AuthOptions } from './define.js';
+import type { AuthDefinition, AuthOptions, CredentialsAuthDefinition } from './define.js';
 import { AuthSessionError } from './errors.js';
 import { issuePaths } from './lifecycle/engine.js';
 import type { ProxyInput } from './proxy.js';
@@ -162,4 +162,25 @@ export function assertSameAuth(existing: SessionRecord, auth: AuthDefinition): v
       { sessionId: existing.id },
     );
   }
+}
+
+/**
+ * The credentials checked against the auth's schema (zod's parsed value, defaults applied).
+ *
+ * @throws AuthSessionError `INVALID_CREDENTIALS` naming the fields at fault, never their values.
+ */
+export function parseCredentials(
+  auth: CredentialsAuthDefinition,
+  value: unknown,
+  sessionId?: string,
+): unknown {
+  const parsed = auth.credentials.safeParse(value);
+  if (!parsed.success) {
+    throw new AuthSessionError(
+      'INVALID_CREDENTIALS',
+      `The credentials do not match the schema of "${auth.name}": check ${issuePaths(parsed.error)}`,
+      sessionId === undefined ? {} : { sessionId },
+    );
+  }
+  return parsed.data;
 }

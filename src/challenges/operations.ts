@@ -5,10 +5,12 @@ import type { Clock } from '../clock.js';
 import { type AuthDefinition, validateAuthOptions } from '../define.js';
 import { AuthSessionError, type AuthSessionErrorCode } from '../errors.js';
 import type { SessionCodec } from '../lifecycle/codec.js';
-import { type InputHandler, issuePaths, type LoginExtras } from '../lifecycle/engine.js';
+import type { InputHandler, LoginExtras } from '../lifecycle/engine.js';
 import type { CreateSessionOptions, UpdateSessionOptions } from '../manager.js';
 import { type EventBus, summariseError } from '../monitor/events.js';
+import { delay } from '../server-calls.js';
 import { type AuthSessionInfo, toInfo } from '../session-info.js';
+import { assertSessionId, parseCredentials } from '../session-options.js';
 import type { SessionStore } from '../store/session-store.js';
 import {
   assertInputTimeout,
@@ -27,7 +29,6 @@ import {
   OperationStore,
   onOperationNotice,
 } from './operation-store.js';
-import { sleepOn } from './totp.js';
 
 /** How often a process looks in the store for news of an operation run elsewhere: 500 ms. */
 export const DEFAULT_POLL_INTERVAL_MS = 500;
@@ -152,8 +153,6 @@ export interface OperationsDeps {
   readonly update: (id: string, options: UpdateSessionOptions & LoginExtras) => Promise<AuthSessionInfo>;
 }
 
-const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-
 /**
  * The start → resume → result operations of the manager (DESIGN.md "Challenges"). A login runs in the
  * background of the process that started it; its status, its pending request, the answer and a cancel
@@ -195,20 +194,9 @@ export class ChallengeOperations {
       );
     }
     const start = checkStartOptions(options, 'startCreate');
-    const parsed = auth.credentials.safeParse(options.credentials);
-    if (!parsed.success) {
-      throw new AuthSessionError(
-        'INVALID_CREDENTIALS',
-        `The credentials do not match the schema of "${auth.name}": check ${issuePaths(parsed.error)}`,
-      );
-    }
+    parseCredentials(auth, options.credentials);
     const sessionId = options.id ?? this.#d.newId();
-    if (typeof sessionId !== 'string' || !SESSION_ID.test(sessionId)) {
-      throw new AuthSessionError(
-        'INVALID_OPTIONS',
-        '"id" must be 1–128 letters, digits, "_", "." or "-", starting with a letter or digit',
-      );
-    }
+    assertSessionId(sessionId);
     const { inputTimeout: _i, pollInterval: _p, ...createOptions } = options;
     return this.#reserved(sessionId, async () => {
       const existing = await this.#d.store.read(sessionId);
@@ -251,14 +239,7 @@ export class ChallengeOperations {
       );
     }
     if (options.credentials !== undefined && auth.type === 'credentials') {
-      const parsed = auth.credentials.safeParse(options.credentials);
-      if (!parsed.success) {
-        throw new AuthSessionError(
-          'INVALID_CREDENTIALS',
-          `The credentials do not match the schema of "${auth.name}": check ${issuePaths(parsed.error)}`,
-          { sessionId },
-        );
-      }
+      parseCredentials(auth, options.credentials, sessionId);
     }
     return this.#launch('update', sessionId, auth, start, (extras) =>
       this.#d.update(sessionId, { ...updateOptions, ...extras }),
@@ -526,7 +507,7 @@ export class ChallengeOperations {
     const nap = new AbortController();
     register(() => nap.abort());
     const signals = [nap.signal, this.#d.closed, ...(signal ? [signal] : [])];
-    return sleepOn(this.#d.clock, ms, AbortSignal.any(signals)).catch(() => {
+    return delay(ms, this.#d.clock, AbortSignal.any(signals)).catch(() => {
       if (signal?.aborted) throw abortError(signal);
       if (this.#d.closed.aborted) throw abortError(this.#d.closed);
       // Otherwise woken early: there is news to read.

@@ -2,6 +2,7 @@ import { createGuardrails, generate } from 'otplib';
 import { abortError } from '../browser/slots.js';
 import type { Clock } from '../clock.js';
 import { AuthSessionError } from '../errors.js';
+import { delay } from '../server-calls.js';
 
 /** TOTP step in seconds (RFC 6238 default, used by nearly every site). */
 export const TOTP_PERIOD_SECONDS = 30;
@@ -90,7 +91,7 @@ export async function currentTotp(secret: string, clock: Clock, signal?: AbortSi
   const periodMs = settings.period * 1000;
   const remainingMs = periodMs - (clock.now() % periodMs);
   if (remainingMs < TOTP_MIN_REMAINING_SECONDS * 1000 && remainingMs < periodMs / 2) {
-    await sleepOn(clock, remainingMs + BOUNDARY_MARGIN_MS, signal);
+    await delay(remainingMs + BOUNDARY_MARGIN_MS, clock, signal);
   }
   if (signal?.aborted) throw abortError(signal);
   try {
@@ -131,20 +132,4 @@ export function totpFactory(credentials: unknown, clock: Clock, signal: AbortSig
     }
     return currentTotp(secret, clock, signal);
   };
-}
-
-/** Waits `ms` of the clock's time; rejects at once when the signal aborts. */
-export function sleepOn(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortError(signal));
-    const onAbort = () => {
-      clock.clearTimeout(timer);
-      reject(abortError(signal));
-    };
-    const timer = clock.setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

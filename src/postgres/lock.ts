@@ -4,8 +4,7 @@ import { type Clock, systemClock } from '../clock.js';
 import { AuthSessionError } from '../errors.js';
 import { LeasedHandle, type RenewalOutcome } from '../lock/leased-handle.js';
 import type { AuthSessionLock, LockAcquireOptions, LockHandle } from '../lock/lock.js';
-import { positiveMs } from '../redis/client.js';
-import { backoff, bounded, delay } from '../redis/poll.js';
+import { backoff, bounded, delay, positiveMs } from '../server-calls.js';
 import { assertPostgresUrl, createPool, type PgPool, type PgPoolClient } from './pg.js';
 
 /**

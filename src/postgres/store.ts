@@ -1,7 +1,7 @@
 import { KeyvPostgres } from '@keyv/postgres';
 import Keyv from 'keyv';
 import { AuthSessionError } from '../errors.js';
-import { positiveMs } from '../redis/client.js';
+import { positiveMs } from '../server-calls.js';
 import { COMPARE_AND_SET, type CompareAndSet } from '../store/session-store.js';
 import { assertIdentifier, assertPostgresUrl, createPool, type PgPool } from './pg.js';
 

@@ -11,6 +11,7 @@ import {
   assertSameAuth,
   assertSessionId,
   assertSignal,
+  parseCredentials,
   parseSessionDevice,
   parseSessionLabels,
   type SessionPlacementOptions,
@@ -152,16 +153,7 @@ export async function importSessionState(
   const proxy = options.proxy == null ? options.proxy : parseProxy(options.proxy);
   let credentials: unknown;
   if (auth.type === 'credentials') {
-    if (options.credentials !== undefined) {
-      const parsed = auth.credentials.safeParse(options.credentials);
-      if (!parsed.success) {
-        throw new AuthSessionError(
-          'INVALID_CREDENTIALS',
-          `The credentials do not match the schema of "${auth.name}": check ${issuePaths(parsed.error)}`,
-        );
-      }
-      credentials = parsed.data;
-    }
+    if (options.credentials !== undefined) credentials = parseCredentials(auth, options.credentials);
   } else if (options.credentials !== undefined) {
     throw new AuthSessionError(
       'INVALID_OPTIONS',

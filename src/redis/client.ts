@@ -1,7 +1,7 @@
 import { createClient } from '@keyv/redis';
 import type { Clock } from '../clock.js';
 import { AuthSessionError } from '../errors.js';
-import { delay } from './poll.js';
+import { delay } from '../server-calls.js';
 
 /**
  * The part of a node-redis v5 client (`createClient()` from `redis` or `@keyv/redis`) the lock and the
@@ -101,20 +101,4 @@ export function assertRedisUrl(url: unknown, option: string): asserts url is str
       `"${option}" must be a Redis URL such as redis://127.0.0.1:6379 (redis:// or rediss://)`,
     );
   }
-}
-
-/**
- * A positive whole number of milliseconds, or `INVALID_OPTIONS` naming the option.
- *
- * @example
- * ```ts
- * const timeoutMs = positiveMs(options.commandTimeoutMs, 'commandTimeoutMs', 5000);
- * ```
- */
-export function positiveMs(value: unknown, option: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new AuthSessionError('INVALID_OPTIONS', `"${option}" must be a positive number of milliseconds`);
-  }
-  return Math.ceil(value);
 }

@@ -4,8 +4,8 @@ import { type Clock, systemClock } from '../clock.js';
 import { AuthSessionError } from '../errors.js';
 import { LeasedHandle, type RenewalOutcome } from '../lock/leased-handle.js';
 import type { AuthSessionLock, LockAcquireOptions, LockHandle } from '../lock/lock.js';
-import { assertRedisUrl, createResilientClient, positiveMs, type RedisClientLike, ready } from './client.js';
-import { backoff, bounded, delay } from './poll.js';
+import { backoff, bounded, delay, positiveMs } from '../server-calls.js';
+import { assertRedisUrl, createResilientClient, type RedisClientLike, ready } from './client.js';
 
 /** Deletes the key only while it still holds our token: a lapsed holder never frees someone else's lock. */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end

@@ -2,8 +2,9 @@ import KeyvRedis, { type RedisClientConnectionType } from '@keyv/redis';
 import Keyv from 'keyv';
 import { systemClock } from '../clock.js';
 import { AuthSessionError } from '../errors.js';
+import { positiveMs } from '../server-calls.js';
 import { COMPARE_AND_SET, type CompareAndSet } from '../store/session-store.js';
-import { assertRedisUrl, createResilientClient, positiveMs, type RedisClientLike, ready } from './client.js';
+import { assertRedisUrl, createResilientClient, type RedisClientLike, ready } from './client.js';
 
 /**
  * Options of {@link createRedisStore}.

@@ -1,6 +1,10 @@
-import { abortError } from '../browser/slots.js';
-import type { Clock } from '../clock.js';
-import { AuthSessionError } from '../errors.js';
+import { abortError } from './browser/slots.js';
+import type { Clock } from './clock.js';
+import { AuthSessionError } from './errors.js';
+
+// Talking to a server (Redis, PostgreSQL) and waiting on the manager's clock: shared by the stores and locks
+// of both, and by the waits of the challenges. Nothing here may import a server's client library: each
+// entry point (`auth-sessions/redis`, `auth-sessions/postgres`) must load without the other's peer.
 
 /**
  * Waits `ms` milliseconds of the clock's time; rejects with the signal's error when it aborts first.
@@ -64,4 +68,20 @@ export async function bounded<T>(promise: Promise<T>, ms: number, clock: Clock, 
   } finally {
     if (timer !== undefined) clock.clearTimeout(timer);
   }
+}
+
+/**
+ * A positive whole number of milliseconds, or `INVALID_OPTIONS` naming the option.
+ *
+ * @example
+ * ```ts
+ * const timeoutMs = positiveMs(options.commandTimeoutMs, 'commandTimeoutMs', 5000);
+ * ```
+ */
+export function positiveMs(value: unknown, option: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new AuthSessionError('INVALID_OPTIONS', `"${option}" must be a positive number of milliseconds`);
+  }
+  return Math.ceil(value);
 }
