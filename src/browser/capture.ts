@@ -13,11 +13,6 @@ type PlaywrightStorageState = Awaited<ReturnType<BrowserContext['storageState']>
 export interface StateCaptureOptions {
   /** Bound on Playwright's own calls (cookies, storageState). */
   readonly operationTimeoutMs: number;
-  /**
-   * Bound on reading one frame. A page blocked by a dialog or a busy script never answers; it is skipped.
-   * @default 5000
-   */
-  readonly frameTimeoutMs?: number;
 }
 
 /**
@@ -46,7 +41,6 @@ export class StateCapture {
   readonly #context: BrowserContext;
   readonly #opened: readonly OriginState[];
   readonly #operationTimeoutMs: number;
-  readonly #frameTimeoutMs: number;
   /** Origins (http and https only, as Playwright counts them) that a frame navigated to. */
   readonly #visited = new Set<string>();
 
@@ -54,7 +48,6 @@ export class StateCapture {
     this.#context = context;
     this.#opened = opened?.origins ?? [];
     this.#operationTimeoutMs = options.operationTimeoutMs;
-    this.#frameTimeoutMs = options.frameTimeoutMs ?? 5000;
   }
 
   /**
@@ -97,7 +90,7 @@ export class StateCapture {
         'Chromium did not return the cookies in time',
       ),
       // In parallel; the page order is kept for merging sessionStorage.
-      Promise.all(frames.map(({ frame, main }) => readFrame(frame, main, this.#frameTimeoutMs))),
+      Promise.all(frames.map(({ frame, main }) => readFrame(frame, main))),
     ]);
     const sessionStorage = mergeSessionStorage(reads);
     const origins = this.#originsFrom(frames, reads);
@@ -204,22 +197,17 @@ const MAIN_FRAME_SCRIPT = readScript(true);
 const PREPARE_SCRIPT = 'indexedDB.databases().then(() => 0, () => 0)';
 const FRAME_SCRIPT = readScript(false);
 
-async function readFrame(frame: Frame, main: boolean, timeoutMs: number): Promise<FrameRead | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), timeoutMs);
-    timer.unref?.();
-  });
+/** Bound on reading one frame: a page blocked by a dialog or a busy script never answers; it is skipped. */
+const FRAME_TIMEOUT_MS = 5000;
+
+async function readFrame(frame: Frame, main: boolean): Promise<FrameRead | undefined> {
   const read = frame.evaluate(main ? MAIN_FRAME_SCRIPT : FRAME_SCRIPT).then(
     (value) => asFrameRead(value, main),
     // Closed page, detached frame, navigation in progress: nothing to read there now.
     () => undefined,
   );
-  try {
-    return await Promise.race([read, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  // `read` never rejects: a rejection is the timeout.
+  return withTimeout(read, FRAME_TIMEOUT_MS, 'A frame did not answer in time').catch(() => undefined);
 }
 
 /** The page's own scripts run in the same world: its answer is checked, not trusted. */

@@ -2,7 +2,8 @@ import type { SessionRecord } from '../store/record.js';
 import { type Lifecycle, nextRecord } from './engine.js';
 
 // A new login (create, update, record) is written over the session as a `pending` record first, then either
-// made active or undone. These two steps are the same whatever brought the login.
+// made active or undone (the previous session restored, or a new session's placeholder dropped), the same
+// way whatever brought the login.
 
 /**
  * Makes a pending session active with the login it just got: a new generation (runs still holding the
