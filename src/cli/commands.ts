@@ -1,4 +1,4 @@
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { AuthSessionError } from '../errors.js';
 import { SESSION_STATES, type SessionState } from '../lifecycle/states.js';
 import type { AuthSessionManager } from '../manager.js';
@@ -350,8 +350,15 @@ const exportCommand: Command = async (ctx) => {
     return EXIT.OK;
   }
   try {
-    await writeFile(file, text, { mode: 0o600, flag: ctx.values.force === true ? 'w' : 'wx' });
-    await chmod(file, 0o600);
+    // The mode is set before a byte is written: `writeFile`'s mode only applies to a file it creates, and an
+    // existing one (--force) would hold the state under its old permissions until a later chmod.
+    const handle = await open(file, ctx.values.force === true ? 'w' : 'wx', 0o600);
+    try {
+      await handle.chmod(0o600);
+      await handle.writeFile(text);
+    } finally {
+      await handle.close();
+    }
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'EEXIST') throw new UsageError(`${file} exists; pass --force to overwrite it`);

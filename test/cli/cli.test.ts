@@ -6,7 +6,7 @@
  * confirmation, colours, progress) runs under a real pseudo-terminal through `script(1)`.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -491,7 +491,9 @@ describe('export and import', () => {
     const refused = await run(['export', 'alice-1', '-o', 'state.json']);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('state.json exists; pass --force');
+    chmodSync(file, 0o644);
     expect((await run(['export', 'alice-1', '-o', 'state.json', '--force'])).code).toBe(0);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
     expect((await run(['export', 'nope'])).code).toBe(3);
   });
 
