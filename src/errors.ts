@@ -129,3 +129,9 @@ export class AuthSessionInvalidError extends AuthSessionError {
 export function isAuthSessionError(err: unknown, code?: AuthSessionErrorCode): err is AuthSessionError {
   return err instanceof AuthSessionError && (code === undefined || err.code === code);
 }
+
+/** Field paths of zod issues, never the values. */
+export function issuePaths(error: { issues: readonly { path: readonly PropertyKey[] }[] }): string {
+  const paths = error.issues.map((i) => (i.path.length ? i.path.map(String).join('.') : '(root)'));
+  return [...new Set(paths)].join(', ');
+}

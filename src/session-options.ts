@@ -1,7 +1,6 @@
 import type { DeviceProfile } from './browser/provider.js';
 import type { AuthDefinition, AuthOptions, CredentialsAuthDefinition } from './define.js';
-import { AuthSessionError } from './errors.js';
-import { issuePaths } from './lifecycle/engine.js';
+import { AuthSessionError, issuePaths } from './errors.js';
 import type { ProxyInput } from './proxy.js';
 import { deviceSchema, type SessionRecord } from './store/record.js';
 

@@ -20,11 +20,6 @@ export class Slots {
     return this.#waiters.length;
   }
 
-  /** Slots in use. */
-  get used(): number {
-    return this.limit - this.#free;
-  }
-
   /** Waits for a free slot; resolves to its release function (idempotent). */
   acquire(signal?: AbortSignal): Promise<() => void> {
     if (signal?.aborted) return Promise.reject(abortError(signal));

@@ -49,11 +49,6 @@ export type BrowserState = z.infer<typeof browserStateSchema>;
 /** A cookie of a {@link BrowserState}. */
 export type StateCookie = BrowserState['cookies'][number];
 
-/** An empty state. */
-export function emptyState(): BrowserState {
-  return { cookies: [], origins: [] };
-}
-
 /** Stable serialisation, so an unchanged state is recognised as such and not re-sealed. */
 export function stateFingerprint(state: BrowserState | undefined): string {
   if (state === undefined) return '';

@@ -22,7 +22,7 @@ import {
   type InputRequest,
   resolveAuthOptions,
 } from '../define.js';
-import { AuthSessionError, AuthSessionInvalidError } from '../errors.js';
+import { AuthSessionError, AuthSessionInvalidError, issuePaths } from '../errors.js';
 import type { AuthSessionLock } from '../lock/lock.js';
 import { type EventBus, summariseError } from '../monitor/events.js';
 import { resolveProxy, watchProxyAuth } from '../proxy.js';
@@ -882,12 +882,6 @@ export function parseStoredCredentials(auth: CredentialsAuthDefinition, value: u
     );
   }
   return parsed.data;
-}
-
-/** Field paths of zod issues, never the values. */
-export function issuePaths(error: { issues: readonly { path: readonly PropertyKey[] }[] }): string {
-  const paths = error.issues.map((i) => (i.path.length ? i.path.map(String).join('.') : '(root)'));
-  return [...new Set(paths)].join(', ');
 }
 
 /** A signal aborted when any of the given ones is. */

@@ -34,8 +34,3 @@ export function assertTransition(from: SessionState, to: SessionState, sessionId
     });
   }
 }
-
-/** States in which a session can run tasks. */
-export function isUsable(state: SessionState): boolean {
-  return state === 'active';
-}

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
+import { isSessionId } from '../session-options.js';
 import type { SessionStore } from '../store/session-store.js';
 
 /**
@@ -55,7 +56,6 @@ export interface HistoryOptions {
 const MAX_MESSAGE = 300;
 const FLUSH_DELAY_MS = 200;
 const FLUSH_CONCURRENCY = 4;
-const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 const entrySchema = z
   .object({
@@ -116,11 +116,6 @@ export class SessionHistory {
     this.#d = deps;
   }
 
-  /** Entries kept per session. */
-  get size(): number {
-    return this.#d.size;
-  }
-
   /** Adds an entry to a session's history (written in the background). */
   add(id: string, entry: HistoryEntry): void {
     if (this.#d.size === 0) return;
@@ -143,7 +138,7 @@ export class SessionHistory {
 
   /** The session's history, oldest first: the stored entries merged with those not written yet. */
   async read(id: string, options: HistoryOptions = {}): Promise<HistoryEntry[]> {
-    if (this.#d.size === 0 || typeof id !== 'string' || !ID.test(id)) return [];
+    if (this.#d.size === 0 || !isSessionId(id)) return [];
     // Queued behind writes: entries being written are in neither the buffer nor the store until it ends.
     const task = this.#tail.then(async () => {
       const stored = this.#deletes.has(id) ? [] : await this.#readStored(id);
@@ -170,13 +165,6 @@ export class SessionHistory {
     const run = this.#tail.then(() => this.#flushNow());
     this.#tail = run.catch(() => {});
     return this.#tail;
-  }
-
-  /** Buffered entries not written yet (all sessions). */
-  get pendingCount(): number {
-    let n = 0;
-    for (const list of this.#pending.values()) n += list.length;
-    return n;
   }
 
   #schedule(): void {

@@ -1,9 +1,9 @@
 import { type BrowserState, browserStateSchema } from '../browser/state.js';
 import { type AuthDefinition, resolveAuthOptions, validateAuthOptions } from '../define.js';
 import { chooseDevice } from '../device.js';
-import { AuthSessionError } from '../errors.js';
+import { AuthSessionError, issuePaths } from '../errors.js';
 import type { SessionCodec } from '../lifecycle/codec.js';
-import { anySignal, issuePaths, type Lifecycle, nextRecord } from '../lifecycle/engine.js';
+import { anySignal, type Lifecycle, nextRecord } from '../lifecycle/engine.js';
 import { parseProxy } from '../proxy.js';
 import { type AuthSessionInfo, toInfo } from '../session-info.js';
 import {

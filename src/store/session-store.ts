@@ -1,6 +1,6 @@
 import type Keyv from 'keyv';
 import { type Clock, systemClock } from '../clock.js';
-import { AuthSessionError } from '../errors.js';
+import { AuthSessionError, issuePaths } from '../errors.js';
 import { parseJsonSafely, type SessionRecord, sessionRecordSchema } from './record.js';
 
 /** Options of {@link SessionStore}. */
@@ -391,8 +391,7 @@ export function decodeRecord(raw: unknown, id: string): SessionRecord {
     throw corrupt(id, err);
   }
   const parsed = sessionRecordSchema.safeParse(value);
-  if (!parsed.success)
-    throw corrupt(id, new Error(parsed.error.issues.map((i) => i.path.join('.')).join(', ')));
+  if (!parsed.success) throw corrupt(id, new Error(issuePaths(parsed.error)));
   if (parsed.data.id !== id) throw corrupt(id, new Error('id mismatch'));
   return parsed.data;
 }

@@ -24,7 +24,6 @@ export const KEY_ENV_VAR = 'AUTH_SESSIONS_KEY';
  * const keyPath = join(DEFAULT_DATA_DIR, KEY_FILE_NAME); // './.auth-sessions/key'
  * ```
  */
-export { DEFAULT_DATA_DIR };
 /**
  * Name of the key file created in the data directory when no key is configured.
  *

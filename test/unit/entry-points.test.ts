@@ -52,7 +52,10 @@ describe('entry points load with their own optional peers only', () => {
   for (const [entry, allowed] of cases) {
     it(`src/${entry} reaches ${allowed.length ? allowed.join(', ') : 'no optional peer'}`, () => {
       const reached = [...packagesReached(entry)].filter((name) => optionalPeers.includes(name)).sort();
-      expect(reached.every((name) => allowed.includes(name)), reached.join(', ')).toBe(true);
+      expect(
+        reached.every((name) => allowed.includes(name)),
+        reached.join(', '),
+      ).toBe(true);
       // The walk itself works: every entry reaches the library's own dependencies.
       expect(packagesReached(entry).size).toBeGreaterThan(0);
     });

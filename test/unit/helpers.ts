@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Page } from 'playwright-core';
 import { z } from 'zod';
 import {
   type AuthSessionEventName,
@@ -93,9 +92,4 @@ export function harness(
     events,
     count: (name) => events.filter((e) => e.name === name).length,
   };
-}
-
-export async function isLoggedIn(page: Page, site: FakeSite): Promise<boolean> {
-  await page.goto(`${site.origin}/account`);
-  return (await page.textContent('#user')) !== null;
 }
