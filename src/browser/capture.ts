@@ -1,6 +1,6 @@
 import type { BrowserContext, Frame, Page } from 'playwright-core';
 import { RESTORED_FLAG, type SessionStorageSnapshot } from './session-storage.js';
-import type { BrowserState } from './state.js';
+import { type BrowserState, byCodeUnits } from './state.js';
 import { withTimeout } from './with-timeout.js';
 
 type OriginState = BrowserState['origins'][number];
@@ -255,15 +255,11 @@ function mergeSessionStorage(reads: readonly (FrameRead | undefined)[]): Session
   }
   return [...byOrigin]
     .filter(([, items]) => items.size > 0)
-    .sort(([a], [b]) => compare(a, b))
+    .sort(([a], [b]) => byCodeUnits(a, b))
     .map(([origin, items]) => ({
       origin,
-      items: [...items].sort(([a], [b]) => compare(a, b)).map(([name, value]) => ({ name, value })),
+      items: [...items].sort(([a], [b]) => byCodeUnits(a, b)).map(([name, value]) => ({ name, value })),
     }));
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The origin Playwright records for a frame URL: http(s) only. */

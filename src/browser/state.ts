@@ -49,13 +49,22 @@ export type BrowserState = z.infer<typeof browserStateSchema>;
 /** A cookie of a {@link BrowserState}. */
 export type StateCookie = BrowserState['cookies'][number];
 
-/** Stable serialisation, so an unchanged state is recognised as such and not re-sealed. */
+/**
+ * Stable serialisation, so an unchanged state is recognised as such and not re-sealed. Ordered by code units:
+ * `localeCompare` costs tens of microseconds per comparison and showed as the largest item of a run's own
+ * CPU time.
+ */
 export function stateFingerprint(state: BrowserState | undefined): string {
   if (state === undefined) return '';
   const cookies = [...state.cookies].sort((a, b) =>
-    `${a.domain}\0${a.path}\0${a.name}`.localeCompare(`${b.domain}\0${b.path}\0${b.name}`),
+    byCodeUnits(`${a.domain}\0${a.path}\0${a.name}`, `${b.domain}\0${b.path}\0${b.name}`),
   );
-  const origins = [...state.origins].sort((a, b) => a.origin.localeCompare(b.origin));
-  const session = [...(state.sessionStorage ?? [])].sort((a, b) => a.origin.localeCompare(b.origin));
+  const origins = [...state.origins].sort((a, b) => byCodeUnits(a.origin, b.origin));
+  const session = [...(state.sessionStorage ?? [])].sort((a, b) => byCodeUnits(a.origin, b.origin));
   return JSON.stringify([cookies, origins, session]);
+}
+
+/** Orders strings by UTF-16 code units: fast, and the same everywhere (no locale). */
+export function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

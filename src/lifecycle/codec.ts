@@ -1,5 +1,5 @@
 import type { ProxySettings } from '../browser/provider.js';
-import { type BrowserState, browserStateSchema } from '../browser/state.js';
+import { type BrowserState, browserStateSchema, stateFingerprint } from '../browser/state.js';
 import { AuthSessionError } from '../errors.js';
 import type { SessionRecord } from '../store/record.js';
 import type { Keyring } from '../vault/keyring.js';
@@ -74,7 +74,7 @@ export class SessionCodec {
     if (state === undefined) return '';
     let fingerprint = this.#fingerprints.get(state);
     if (fingerprint === undefined) {
-      fingerprint = canonicalState(state);
+      fingerprint = stateFingerprint(state);
       this.#fingerprints.set(state, fingerprint);
     }
     return fingerprint;
@@ -99,21 +99,4 @@ export class SessionCodec {
     this.#stateCache.delete(id);
     this.#stateCache.set(id, { box, state });
   }
-}
-
-/**
- * Like `stateFingerprint` (browser/state.ts), ordered by code units instead of `localeCompare`, which costs
- * tens of microseconds per comparison and showed as the largest item of a run's own CPU time.
- */
-function canonicalState(state: BrowserState): string {
-  const cookies = [...state.cookies].sort((a, b) =>
-    byCodeUnits(`${a.domain}\0${a.path}\0${a.name}`, `${b.domain}\0${b.path}\0${b.name}`),
-  );
-  const origins = [...state.origins].sort((a, b) => byCodeUnits(a.origin, b.origin));
-  const session = [...(state.sessionStorage ?? [])].sort((a, b) => byCodeUnits(a.origin, b.origin));
-  return JSON.stringify([cookies, origins, session]);
-}
-
-function byCodeUnits(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
