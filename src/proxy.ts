@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { BrowserContext } from 'playwright-core';
-import { stripUrlCredentials } from './browser/network-errors.js';
+import { redactCause } from './browser/network-errors.js';
 import type { ProxySettings } from './browser/provider.js';
 import { AuthSessionError } from './errors.js';
 
@@ -218,10 +218,6 @@ export function watchProxyAuth(context: BrowserContext, sessionId: string): Prox
 
 /** A cause safe to keep: an AuthSessionError as is, anything else without credentials in its URLs. */
 function redact(err: unknown): unknown {
-  if (err instanceof AuthSessionError || !(err instanceof Error)) return err;
   // A hook's error may quote a URL with the proxy's user:password; keep the message, drop the credentials.
-  const copy = new Error(stripUrlCredentials(err.message));
-  copy.name = err.name;
-  if (err.stack !== undefined) copy.stack = stripUrlCredentials(err.stack);
-  return copy;
+  return err instanceof AuthSessionError ? err : redactCause(err);
 }

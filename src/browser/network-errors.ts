@@ -232,7 +232,7 @@ function classifyCode(code: string, hints: NetworkErrorHints): Finding | undefin
 }
 
 /** The error itself when nothing in it needs redacting, else a copy with credentials removed from URLs. */
-function redactCause(err: unknown, depth = 0): unknown {
+export function redactCause(err: unknown, depth = 0): unknown {
   if (!(err instanceof Error) || depth >= MAX_CAUSE_DEPTH) return err;
   const message = stripUrlCredentials(err.message);
   const stack = err.stack === undefined ? undefined : stripUrlCredentials(err.stack);

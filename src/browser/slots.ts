@@ -33,7 +33,10 @@ export class Slots {
           signal?.removeEventListener('abort', onAbort);
           resolve(release);
         },
-        reject,
+        reject: (err: unknown) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
       };
       const onAbort = () => {
         const i = this.#waiters.indexOf(waiter);

@@ -4,6 +4,7 @@ import { AuthSessionError } from '../errors.js';
 import type { BrowserProvider, ContextLease } from './provider.js';
 import { abortError, raceAbort, Slots } from './slots.js';
 import type { BrowserState } from './state.js';
+import { withTimeout } from './with-timeout.js';
 
 /**
  * Options of the warm-context pool (the manager's `warmContexts` option).
@@ -592,7 +593,7 @@ async function resetPage(page: Page, before: ListenerSnapshot): Promise<void> {
     }
   }
   if (typeof api.unrouteAll === 'function') {
-    await withTimeout(api.unrouteAll({ behavior: 'ignoreErrors' }).catch(noop), PAGE_CLOSE_TIMEOUT_MS);
+    await settleWithin(api.unrouteAll({ behavior: 'ignoreErrors' }).catch(noop), PAGE_CLOSE_TIMEOUT_MS);
   }
 }
 
@@ -621,21 +622,12 @@ function watchClose(context: BrowserContext, onClose: () => void): void {
 
 async function closePage(page: Page): Promise<void> {
   if (page.isClosed()) return;
-  await withTimeout(page.close().catch(noop), PAGE_CLOSE_TIMEOUT_MS);
+  await settleWithin(page.close().catch(noop), PAGE_CLOSE_TIMEOUT_MS);
 }
 
-/** Waits for `promise` at most `ms` (then resolves anyway: used for clean-up that must not hang). */
-async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-    timer.unref?.();
-  });
-  try {
-    await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** Waits for clean-up at most `ms`, then goes on anyway: clean-up must not hang. */
+function settleWithin(promise: Promise<void>, ms: number): Promise<void> {
+  return withTimeout(promise, ms, 'Clean-up of a page').catch(noop);
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
