@@ -34,6 +34,7 @@ import {
   type RunOptions,
   type RunTask,
 } from './lifecycle/engine.js';
+import { normalise } from './lifecycle/hooks.js';
 import { activate, dropPlaceholder, restore } from './lifecycle/replace.js';
 import type { SessionState } from './lifecycle/states.js';
 import { type AuthSessionLock, LocalLock } from './lock/lock.js';
@@ -823,10 +824,7 @@ export class AuthSessionManager {
       else this.#events.emit('updated', { session: toInfo(saved), durationMs });
       return toInfo(saved);
     } catch (err) {
-      const error =
-        err instanceof AuthSessionError
-          ? err
-          : new AuthSessionError('CREATE_FAILED', `Logging in to "${auth.name}" failed`, { cause: err });
+      const error = normalise(err, 'CREATE_FAILED', `Logging in to "${auth.name}" failed`);
       const aborted = error.code === 'ABORTED' || error.code === 'CLOSED';
       try {
         if (previous) {

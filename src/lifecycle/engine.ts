@@ -22,7 +22,7 @@ import {
   type InputRequest,
   resolveAuthOptions,
 } from '../define.js';
-import { AuthSessionError, AuthSessionInvalidError, issuePaths } from '../errors.js';
+import { AuthSessionError, AuthSessionInvalidError, isAuthSessionError, issuePaths } from '../errors.js';
 import type { AuthSessionLock } from '../lock/lock.js';
 import { type EventBus, summariseError } from '../monitor/events.js';
 import { resolveProxy, watchProxyAuth } from '../proxy.js';
@@ -505,14 +505,15 @@ export class Lifecycle {
         return saved;
       } catch (err) {
         // Fencing: our lease lapsed mid-login and another worker wrote meanwhile; its record wins.
-        if (isStaleWrite(err)) return await adoptNewer(this.#d.store, current, err);
+        if (isAuthSessionError(err, 'STALE_WRITE')) return await adoptNewer(this.#d.store, current, err);
         const e = normalise(err, 'CREATE_FAILED', `Logging in again to "${auth.name}" failed`);
         if (!expiresSession(e)) throw e;
         let expired: AuthSessionError;
         try {
           expired = await this.expire(current, e);
         } catch (expireErr) {
-          if (isStaleWrite(expireErr)) return await adoptNewer(this.#d.store, current, expireErr);
+          if (isAuthSessionError(expireErr, 'STALE_WRITE'))
+            return await adoptNewer(this.#d.store, current, expireErr);
           throw expireErr;
         }
         throw expired;
@@ -778,7 +779,7 @@ export class Lifecycle {
       await this.#d.store.write(next, { revision: record.revision });
     } catch (err) {
       // A newer record (a refresh, another run) wins; any other failure must not fail a task that succeeded.
-      if (err instanceof AuthSessionError && err.code === 'STALE_WRITE') return;
+      if (isAuthSessionError(err, 'STALE_WRITE')) return;
       this.#d.events.emit('warning', { session: toInfo(record), error: summariseError(err) });
     } finally {
       await closing;
@@ -796,10 +797,6 @@ const YIELD_TO_REFRESH: unique symbol = Symbol('yield-to-refresh');
 async function dropContext(lease: ContextLease): Promise<void> {
   if (lease instanceof WarmLease) lease.discard();
   await lease.close();
-}
-
-function isStaleWrite(err: unknown): err is AuthSessionError {
-  return err instanceof AuthSessionError && err.code === 'STALE_WRITE';
 }
 
 /**
