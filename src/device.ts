@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { ChromiumProvider } from './browser/chromium.js';
-import { findChromium } from './browser/find-executable.js';
+import { ChromiumProvider, chromiumExecutable } from './browser/chromium.js';
 import type { BrowserProvider, DeviceProfile } from './browser/provider.js';
 import { AuthSessionError } from './errors.js';
 import { deviceSchema, type SessionRecord } from './store/record.js';
@@ -178,9 +177,9 @@ const versions = new Map<string, Promise<number | undefined>>();
 
 /**
  * The major version of the Chromium a provider launches, when it can tell: a provider with a
- * `browserVersion()` method is asked; for the default {@link ChromiumProvider} the executable `findChromium`
- * finds is asked with `--version` (once per process, bounded to 3 s; not on Windows, where that flag opens a
- * window). `undefined` when unknown.
+ * `browserVersion()` method is asked; for the default {@link ChromiumProvider} the executable it launches
+ * (its `executablePath` option, else what `findChromium` finds) is asked with `--version` (once per process
+ * and executable, bounded to 3 s; not on Windows, where that flag opens a window). `undefined` when unknown.
  *
  * @example
  * ```ts
@@ -199,7 +198,7 @@ export async function detectChromeMajor(provider: BrowserProvider): Promise<numb
   if (!(provider instanceof ChromiumProvider) || process.platform === 'win32') return undefined;
   let path: string;
   try {
-    path = findChromium();
+    path = chromiumExecutable(provider);
   } catch {
     return undefined;
   }

@@ -106,7 +106,6 @@ const CLOSE_TIMEOUT_MS = 10_000;
  * ```
  */
 export class ChromiumProvider implements BrowserProvider {
-  readonly #executablePath: string | undefined;
   readonly #headless: boolean;
   readonly #args: readonly string[];
   readonly #launchTimeoutMs: number;
@@ -140,7 +139,7 @@ export class ChromiumProvider implements BrowserProvider {
     if (typeof launchOptions !== 'object' || launchOptions === null) {
       throw invalidOption('launchOptions', 'must be an object');
     }
-    this.#executablePath = executablePath;
+    executablePaths.set(this, executablePath);
     this.#headless = headless;
     this.#launchTimeoutMs = launchTimeoutMs;
     this.#launchOptions = launchOptions;
@@ -319,7 +318,7 @@ export class ChromiumProvider implements BrowserProvider {
   }
 
   async #launch(mode: Mode): Promise<Browser> {
-    const executablePath = findChromium({ executablePath: this.#executablePath });
+    const executablePath = chromiumExecutable(this);
     try {
       return await chromium.launch({
         ...this.#launchOptions,
@@ -508,3 +507,16 @@ function firstLine(err: unknown): string {
 }
 
 function noop(): void {}
+
+/** The `executablePath` option of each provider, for {@link chromiumExecutable}. */
+const executablePaths = new WeakMap<ChromiumProvider, string | undefined>();
+
+/**
+ * The executable a provider launches (its `executablePath` option honoured), so the device profile's user
+ * agent names that browser's version. Internal: not exported from the package.
+ *
+ * @throws AuthSessionError `BROWSER_UNAVAILABLE` when no browser is found.
+ */
+export function chromiumExecutable(provider: ChromiumProvider): string {
+  return findChromium({ executablePath: executablePaths.get(provider) });
+}

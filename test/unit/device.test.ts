@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ChromiumProvider } from '../../src/browser/chromium.js';
 import { chooseDevice, detectChromeMajor } from '../../src/device.js';
 import {
   AuthSessionError,
@@ -74,6 +78,21 @@ describe('detectChromeMajor and chooseDevice', () => {
     expect(device).toMatchObject({ locale: 'de-DE', timezoneId: 'Europe/Berlin' });
     await fake.close();
     await telling.close();
+  });
+
+  it('asks the very executable a ChromiumProvider is given, not the one it would find', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'auth-sessions-chrome-'));
+    try {
+      const executable = join(dir, 'chrome');
+      writeFileSync(executable, '#!/bin/sh\necho "Chromium 123.0.6312.58 built on a test"\n', {
+        mode: 0o755,
+      });
+      const provider = new ChromiumProvider({ executablePath: executable });
+      expect(await detectChromeMajor(provider)).toBe(123);
+      await provider.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses an invalid device with INVALID_OPTIONS naming the field', async () => {
