@@ -15,7 +15,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const ROOT = resolve(import.meta.dirname, '../..');
 const KEY_OLD = Buffer.alloc(32, 7).toString('base64');
 const KEY_NEW = Buffer.alloc(32, 9).toString('base64');
+/**
+ * `script` (util-linux) gives the CLI a real terminal, for the checks of hidden input, confirmation and
+ * colours. CI must run them: there a missing `script` fails loudly instead of skipping them.
+ */
 const HAS_SCRIPT = spawnSync('script', ['--version']).status === 0;
+if (!HAS_SCRIPT && process.env.CI) {
+  throw new Error('CI needs `script` (util-linux) for the terminal tests of the CLI');
+}
 
 let tmp: string;
 let proj: string;

@@ -125,6 +125,18 @@ export function gatedWorker(
 }
 
 /** The `sid` cookie of the state stored for a session (read by running a task with it). */
+/** Resolves when the manager's next check fails (its run then goes for the refresh lock). */
+export function nextFailedCheck(manager: AuthSessionManager): Promise<void> {
+  return new Promise((resolve) => {
+    const listener = ({ ok }: { ok: boolean }) => {
+      if (ok) return;
+      manager.off('checked', listener);
+      resolve();
+    };
+    manager.on('checked', listener);
+  });
+}
+
 export async function storedSid(manager: AuthSessionManager, id: string): Promise<string | undefined> {
   const cookies = await manager.run(id, ({ context }) => context.cookies(), { forceCheck: false });
   return cookies.find((c) => c.name === 'sid')?.value;

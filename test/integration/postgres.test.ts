@@ -9,7 +9,7 @@ import { createPool, type PgPool } from '../../src/postgres/pg.js';
 import type { SessionRecord } from '../../src/store/record.js';
 import { SessionStore } from '../../src/store/session-store.js';
 import { FakeClock, FakeSite } from '../../src/testing/index.js';
-import { codeOf, gatedWorker } from './helpers.js';
+import { codeOf, gatedWorker, nextFailedCheck } from './helpers.js';
 import { POSTGRES_URL, serviceAvailable } from './services.js';
 import { TcpProxy } from './tcp-proxy.js';
 
@@ -228,8 +228,10 @@ describe.skipIf(!postgresUp)('PostgreSQL storage and lock', () => {
     a.gate.hold();
     const runA = a.manager.run(id, () => 'a');
     await a.gate.entered;
+    const bCheckFailed = nextFailedCheck(b.manager);
     const runB = b.manager.run(id, () => 'b');
-    await sleep(100);
+    // B's check has failed on the old state before A finishes: B must take the lock and reuse A's refresh.
+    await bCheckFailed;
     a.gate.open();
     expect(await Promise.all([runA, runB])).toEqual(['a', 'b']);
     expect(s.counters.logins).toBe(2);

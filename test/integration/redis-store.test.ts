@@ -8,7 +8,7 @@ import { createRedisStore, RedisLock } from '../../src/redis/index.js';
 import type { SessionRecord } from '../../src/store/record.js';
 import { COMPARE_AND_SET, type CompareAndSet, SessionStore } from '../../src/store/session-store.js';
 import { FakeSite } from '../../src/testing/index.js';
-import { codeOf, gatedWorker, storedSid } from './helpers.js';
+import { codeOf, gatedWorker, nextFailedCheck, storedSid } from './helpers.js';
 import { DisposableRedis } from './redis-server.js';
 import { REDIS_URL, serviceAvailable } from './services.js';
 
@@ -232,8 +232,10 @@ describe.skipIf(!redisUp)('Redis storage and fencing', () => {
       a.gate.hold();
       const runA = a.manager.run(id, () => 'a');
       await a.gate.entered; // A holds the lock, mid-refresh
+      const bCheckFailed = nextFailedCheck(b.manager);
       const runB = b.manager.run(id, () => 'b'); // B's check fails; it waits for the lock
-      await sleep(100);
+      // B's check has failed on the old state before A finishes: B must take the lock and reuse A's refresh.
+      await bCheckFailed;
       a.gate.open();
       expect(await Promise.all([runA, runB])).toEqual(['a', 'b']);
       expect(s.counters.logins).toBe(2); // create + one refresh

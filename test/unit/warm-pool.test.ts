@@ -340,7 +340,7 @@ describe('warm contexts (fake browser)', () => {
     expect(h.browser.stats()).toMatchObject({ openContexts: 1, openPages: 0, waiting: 0 });
   });
 
-  it('rejects bad warmContexts options with INVALID_OPTIONS', () => {
+  it('rejects bad warmContexts options with INVALID_OPTIONS', async () => {
     for (const warmContexts of [-1, 1.5, { max: 0 }, { idleMs: 0 }, { pagesPerContext: -2 }, 'x']) {
       expect(() => harness({ warmContexts: warmContexts as never })).toThrow(
         expect.objectContaining({ code: 'INVALID_OPTIONS' }),
@@ -348,5 +348,8 @@ describe('warm contexts (fake browser)', () => {
     }
     // Off: no pool, contexts closed after each run as before.
     h = harness({ warmContexts: false });
+    const s = await h.manager.create('site', { credentials: alice });
+    await h.manager.run(s.id, () => 1);
+    expect(h.browser.stats().openContexts).toBe(0);
   });
 });
