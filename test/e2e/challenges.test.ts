@@ -13,7 +13,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type DemoSite, startDemoSite } from '../../examples/demo-site/server.js';
 import {
-  AuthSessionError,
   AuthSessionManager,
   ChromiumProvider,
   type Clock,
@@ -23,6 +22,7 @@ import {
   systemClock,
   type TimerHandle,
 } from '../../src/index.js';
+import { rejection } from '../shared.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
@@ -116,15 +116,6 @@ async function inbox(user: string): Promise<string> {
   };
   if (!body.code) throw new Error('no e-mail code yet');
   return body.code;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<AuthSessionError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AuthSessionError);
-  return err as AuthSessionError;
 }
 
 beforeAll(async () => {

@@ -8,13 +8,13 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoSite, startDemoSite } from '../../examples/demo-site/server.js';
 import {
-  AuthSessionError,
   AuthSessionManager,
   ChromiumProvider,
   createMemoryStore,
   createSqliteStore,
   defineAuth,
 } from '../../src/index.js';
+import { expectCode } from '../shared.js';
 
 // Real Chromium against the demo site; the person is scripted through onPage in headless mode. One provider
 // with two context slots and one demo site serve every test.
@@ -59,16 +59,6 @@ const person =
     await page.fill('#password', password);
     await page.click('#login');
   };
-
-async function expectCode(promise: Promise<unknown>, code: string): Promise<AuthSessionError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AuthSessionError);
-  expect((err as AuthSessionError).code).toBe(code);
-  return err as AuthSessionError;
-}
 
 /** A task: the user name the account page shows, or null when it asks for a login. */
 async function accountUser(page: Page, place: Place): Promise<string | null> {

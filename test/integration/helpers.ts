@@ -4,7 +4,6 @@
  */
 import type Keyv from 'keyv';
 import { z } from 'zod';
-import { AuthSessionError } from '../../src/errors.js';
 import {
   type AuthSessionEvents,
   AuthSessionManager,
@@ -13,32 +12,10 @@ import {
 } from '../../src/index.js';
 import type { AuthSessionLock } from '../../src/lock/lock.js';
 import { FakeBrowserProvider, type FakeSite } from '../../src/testing/index.js';
+import { codeOf, type Deferred, deferred } from '../shared.js';
 import { TEST_KEY } from '../unit/helpers.js';
 
-export { TEST_KEY };
-
-export interface Deferred<T = void> {
-  readonly promise: Promise<T>;
-  resolve(value: T): void;
-}
-
-export function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-
-/** The error code a promise rejects with (`undefined` when it resolves). */
-export async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (err) {
-    return err instanceof AuthSessionError ? err.code : `not an AuthSessionError: ${String(err)}`;
-  }
-}
+export { codeOf, deferred, TEST_KEY };
 
 /** A gate a login can be held at: `hold()` makes the next logins wait until `open()`. */
 export class LoginGate {

@@ -5,18 +5,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AuthSessionError } from '../../src/errors.js';
 import { RedisLock } from '../../src/redis/index.js';
 import { FakeClock } from '../../src/testing/index.js';
+import { codeOf } from '../shared.js';
 import { REDIS_URL, serviceAvailable } from './services.js';
 
 const redisUp = await serviceAvailable('redis');
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (err) {
-    return err instanceof AuthSessionError ? err.code : `not an AuthSessionError: ${String(err)}`;
-  }
-}
 
 describe.skipIf(!redisUp)('RedisLock against a real Redis', () => {
   const prefix = `auth-sessions-test:${randomUUID()}:lock:`;

@@ -3,7 +3,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
   type AuthOperation,
-  AuthSessionError,
   type AuthSessionEventName,
   AuthSessionManager,
   type CredentialsAuthDefinition,
@@ -11,6 +10,7 @@ import {
   defineAuth,
 } from '../../src/index.js';
 import { FakeBrowserProvider, FakeClock, FakeSite, fakeSiteAuth } from '../../src/testing/index.js';
+import { rejection } from '../shared.js';
 import { TEST_KEY } from './helpers.js';
 
 const schema = z.object({
@@ -78,15 +78,6 @@ async function settled(manager: AuthSessionManager, id: string): Promise<AuthOpe
   const op = await manager.operation(id, { wait: true });
   if (!op) throw new Error('operation vanished');
   return op;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<AuthSessionError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AuthSessionError);
-  return err as AuthSessionError;
 }
 
 /** Every value in a Keyv memory store, as one string (to prove what is not there). */

@@ -1,10 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  AuthSessionError,
-  AuthSessionInvalidError,
-  AuthSessionManager,
-  createMemoryStore,
-} from '../../src/index.js';
+import { AuthSessionInvalidError, AuthSessionManager, createMemoryStore } from '../../src/index.js';
+import { expectCode } from '../shared.js';
 import { type Harness, harness, siteAuth, TEST_KEY } from './helpers.js';
 
 const alice = { username: 'alice', password: 'pw-alice-1' };
@@ -14,16 +10,6 @@ afterEach(async () => {
   await h?.manager.close();
   await h?.browser.close();
 });
-
-async function expectCode(promise: Promise<unknown>, code: string): Promise<AuthSessionError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AuthSessionError);
-  expect((err as AuthSessionError).code).toBe(code);
-  return err as AuthSessionError;
-}
 
 describe('create and run', () => {
   it('creates an active session, runs a logged-in task and hides secrets', async () => {

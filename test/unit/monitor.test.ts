@@ -23,12 +23,12 @@ import {
 import type Keyv from 'keyv';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  AuthSessionError,
   type AuthSessionLogger,
   AuthSessionManager,
   createMemoryStore,
   type HistoryEntry,
 } from '../../src/index.js';
+import { codeOf } from '../shared.js';
 import { type Harness, harness, siteAuth, TEST_KEY } from './helpers.js';
 
 const alice = { username: 'alice', password: 'pw-alice-1' };
@@ -41,13 +41,6 @@ afterEach(async () => {
   await h?.browser.close();
   h = undefined;
 });
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  return promise.then(
-    () => undefined,
-    (e: unknown) => (e instanceof AuthSessionError ? e.code : `not an AuthSessionError: ${String(e)}`),
-  );
-}
 
 /** A task that takes `ms` of fake time. */
 const takes = (ms: number) => () => {

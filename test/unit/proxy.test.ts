@@ -11,6 +11,7 @@ import {
 } from '../../src/index.js';
 import { resolveProxy, watchProxyAuth } from '../../src/proxy.js';
 import { FakeBrowserProvider, FakeClock, FakeSite } from '../../src/testing/index.js';
+import { rejection } from '../shared.js';
 import { type Harness, harness, siteAuth, TEST_KEY } from './helpers.js';
 
 const alice = { username: 'alice', password: 'pw-alice-1' };
@@ -33,15 +34,6 @@ function codeOf(fn: () => unknown): { code: string | undefined; message: string 
     };
   }
   return { code: undefined, message: '' };
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<AuthSessionError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AuthSessionError);
-  return err as AuthSessionError;
 }
 
 /** The whole memory store as text (every key and serialised value). */
@@ -269,7 +261,9 @@ describe('sessions with a proxy (fake browser)', () => {
   it('refuses a bad proxy URL on create and update with INVALID_OPTIONS, changing nothing', async () => {
     h = harness();
     const bad = `http://user:${PROXY_PASSWORD}@proxy.example:8080/path`;
-    const created = await errorOf(h.manager.create('site', { credentials: alice, id: 'bad-1', proxy: bad }));
+    const created = await rejection(
+      h.manager.create('site', { credentials: alice, id: 'bad-1', proxy: bad }),
+    );
     expect(created.code).toBe('INVALID_OPTIONS');
     expect(created.message).not.toContain(PROXY_PASSWORD);
     expect(await h.manager.get('bad-1')).toBeUndefined();
@@ -277,7 +271,7 @@ describe('sessions with a proxy (fake browser)', () => {
 
     const s = await h.manager.create('site', { credentials: alice, proxy: 'http://127.0.0.1:3128' });
     const before = await h.manager.get(s.id);
-    const updated = await errorOf(h.manager.update(s.id, { proxy: 'gopher://x:1' }));
+    const updated = await rejection(h.manager.update(s.id, { proxy: 'gopher://x:1' }));
     expect(updated.code).toBe('INVALID_OPTIONS');
     expect(await h.manager.get(s.id)).toEqual(before);
   });
@@ -296,7 +290,7 @@ describe('sessions with a proxy (fake browser)', () => {
     });
     const s = await h.manager.create('site', { credentials: alice, proxy: 'http://127.0.0.1:9' });
     failing = true;
-    const err = await errorOf(h.manager.run(s.id, () => 1));
+    const err = await rejection(h.manager.run(s.id, () => 1));
     expect(err.code).toBe('PROXY_ERROR');
     expect((await h.manager.get(s.id))?.state).toBe('active');
     expect(h.count('refreshed') + h.count('expired')).toBe(0);
@@ -336,13 +330,13 @@ describe('sessions with a proxy (fake browser)', () => {
         proxy: `http://u:${PROXY_PASSWORD}@127.0.0.1:3128`,
       });
       refuse = true;
-      const checked = await errorOf(manager.run(s.id, () => 1));
+      const checked = await rejection(manager.run(s.id, () => 1));
       expect(checked.code).toBe('PROXY_ERROR');
       expect(checked.message).not.toContain(PROXY_PASSWORD);
       expect((await manager.get(s.id))?.state).toBe('active');
       expect(site.counters.logins).toBe(1);
 
-      const created = await errorOf(
+      const created = await rejection(
         manager.create('site', { credentials: alice, proxy: 'http://127.0.0.1:3128' }),
       );
       expect(created.code).toBe('PROXY_ERROR');

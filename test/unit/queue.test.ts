@@ -7,6 +7,7 @@ import {
   createMemoryStore,
   type RunContext,
 } from '../../src/index.js';
+import { deferred } from '../shared.js';
 import { type Harness, harness, siteAuth, TEST_KEY } from './helpers.js';
 
 const ALICE = { username: 'alice', password: 'pw-alice-1' };
@@ -36,14 +37,6 @@ function accountTask(h: Harness, executions: Map<number, number>, n: number, aft
     afterCount?.();
     return n;
   };
-}
-
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
 }
 
 let current: Harness | undefined;

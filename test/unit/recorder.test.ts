@@ -2,7 +2,6 @@ import type Keyv from 'keyv';
 import type { Page } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  AuthSessionError,
   type AuthSessionEventName,
   AuthSessionManager,
   type BrowserState,
@@ -13,6 +12,7 @@ import {
   type RecordOptions,
 } from '../../src/index.js';
 import { FakeBrowserProvider, FakeClock, FakeSite } from '../../src/testing/index.js';
+import { expectCode } from '../shared.js';
 import { siteAuth, TEST_KEY } from './helpers.js';
 
 const PASSWORD = 'pw-alice-1';
@@ -100,16 +100,6 @@ const person =
     await page.fill('#password', password);
     await page.click('#login');
   };
-
-async function expectCode(promise: Promise<unknown>, code: string): Promise<AuthSessionError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AuthSessionError);
-  expect((err as AuthSessionError).code).toBe(code);
-  return err as AuthSessionError;
-}
 
 async function rawRecord(store: Keyv, id: string): Promise<Record<string, unknown> | undefined> {
   const raw = await store.get<string>(`session/${id}`);

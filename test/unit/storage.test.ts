@@ -4,13 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Keyv from 'keyv';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  AuthSessionError,
-  AuthSessionManager,
-  createMemoryStore,
-  createSqliteStore,
-} from '../../src/index.js';
+import { AuthSessionManager, createMemoryStore, createSqliteStore } from '../../src/index.js';
 import { FakeBrowserProvider, FakeClock, FakeSite } from '../../src/testing/index.js';
+import { codeOf } from '../shared.js';
 import { siteAuth, TEST_KEY } from './helpers.js';
 
 const PASSWORD = 'canary-PASSWORD-7f3a91';
@@ -39,15 +35,6 @@ function setup(store: Keyv, key = TEST_KEY, clock = new FakeClock()) {
     () => browser.close(),
   );
   return { site, browser, manager, clock };
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-    return undefined;
-  } catch (err) {
-    return err instanceof AuthSessionError ? err.code : `not an AuthSessionError: ${String(err)}`;
-  }
 }
 
 describe('SQLite file', () => {

@@ -13,6 +13,7 @@ import {
   resolveKeyring,
 } from '../../src/vault/key-source.js';
 import { DECRYPT_FAILED_MESSAGE, keyCheckValue } from '../../src/vault/keyring.js';
+import { rejection } from '../shared.js';
 
 const MAKE_KEY = `node -e "console.log(require('crypto').randomBytes(32).toString('base64'))"`;
 // Cheap parameters so tests stay fast; the OWASP default runs once below.
@@ -50,17 +51,6 @@ function deps(extra: Partial<ResolveKeyringDeps> = {}): ResolveKeyringDeps {
     scryptParams: FAST,
     ...extra,
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<AuthSessionError> {
-  const err = await promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AuthSessionError);
-  return err as AuthSessionError;
 }
 
 const rawKey = (): Uint8Array => new Uint8Array(randomBytes(32));

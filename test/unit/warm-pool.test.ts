@@ -6,6 +6,7 @@ import {
   createMemoryStore,
 } from '../../src/index.js';
 import { FakeBrowserProvider } from '../../src/testing/index.js';
+import { codeOf, deferred } from '../shared.js';
 import { type Harness, harness, siteAuth, TEST_KEY } from './helpers.js';
 
 const alice = { username: 'alice', password: 'pw-alice-1' };
@@ -17,23 +18,6 @@ afterEach(async () => {
   await h?.manager.close();
   await h?.browser.close();
 });
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AuthSessionError);
-  return (err as AuthSessionError).code;
-}
-
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
 
 /** A task that reads the logged-in user on the session's page. */
 const whoAmI =
