@@ -11,6 +11,8 @@ import {
   defineAuth,
 } from '../../src/index.js';
 import type { AuthSessionLock } from '../../src/lock/lock.js';
+import type { SessionRecord } from '../../src/store/record.js';
+import { SessionStore } from '../../src/store/session-store.js';
 import { FakeBrowserProvider, type FakeSite } from '../../src/testing/index.js';
 import { codeOf, type Deferred, deferred } from '../shared.js';
 import { TEST_KEY } from '../unit/helpers.js';
@@ -117,4 +119,56 @@ export function nextFailedCheck(manager: AuthSessionManager): Promise<void> {
 export async function storedSid(manager: AuthSessionManager, id: string): Promise<string | undefined> {
   const cookies = await manager.run(id, ({ context }) => context.cookies(), { forceCheck: false });
   return cookies.find((c) => c.name === 'sid')?.value;
+}
+
+/**
+ * Races `count` writers on one stored session, each with its own connection (like separate processes), all
+ * fenced on the generation they read; each labels the record with its index. Returns what each got
+ * (`undefined` = it won, else the error code), the record they started from and the record stored after.
+ */
+export async function raceFencedWriters(
+  newStore: () => Keyv,
+  id: string,
+  count: number,
+): Promise<{ outcomes: (string | undefined)[]; base: SessionRecord; stored: SessionRecord | undefined }> {
+  const writers = Array.from({ length: count }, () => new SessionStore(newStore()));
+  // Connected and warm, so that all of them read before any of them writes.
+  const [base] = (await Promise.all(writers.map((writer) => writer.read(id)))) as SessionRecord[];
+  if (!base) throw new Error('no record');
+  const outcomes = await Promise.all(
+    writers.map((writer, i) =>
+      codeOf(
+        writer.write(
+          {
+            ...base,
+            revision: base.revision + 1,
+            generation: base.generation + 1,
+            labels: { writer: String(i) },
+          },
+          { generation: base.generation },
+        ),
+      ),
+    ),
+  );
+  return { outcomes, base, stored: await writers[0]!.read(id) };
+}
+
+/** Races `count` creators of one new id (a copy of `template`), each with its own connection. */
+export async function raceCreators(
+  newStore: () => Keyv,
+  template: SessionRecord,
+  count: number,
+): Promise<(string | undefined)[]> {
+  const creators = Array.from({ length: count }, () => new SessionStore(newStore()));
+  await Promise.all(creators.map((creator) => creator.read('one-id')));
+  return Promise.all(
+    creators.map((creator, i) =>
+      codeOf(
+        creator.write(
+          { ...template, id: 'one-id', revision: 0, labels: { creator: String(i) } },
+          { revision: -1 },
+        ),
+      ),
+    ),
+  );
 }

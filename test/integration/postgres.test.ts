@@ -6,10 +6,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { AuthSessionError } from '../../src/errors.js';
 import { createPostgresStore, PostgresAdvisoryLock } from '../../src/postgres/index.js';
 import { createPool, type PgPool } from '../../src/postgres/pg.js';
-import type { SessionRecord } from '../../src/store/record.js';
-import { SessionStore } from '../../src/store/session-store.js';
 import { FakeClock, FakeSite } from '../../src/testing/index.js';
-import { codeOf, gatedWorker, nextFailedCheck } from './helpers.js';
+import { codeOf, gatedWorker, nextFailedCheck, raceCreators, raceFencedWriters } from './helpers.js';
 import { POSTGRES_URL, serviceAvailable } from './services.js';
 import { TcpProxy } from './tcp-proxy.js';
 
@@ -98,35 +96,12 @@ describe.skipIf(!postgresUp)('PostgreSQL storage and lock', () => {
     const table = `t${++tables}`;
     const w = gatedWorker(site(), store({ table }), lock());
     const { id } = await w.manager.create('site', { credentials: alice });
-    const writers = Array.from({ length: 20 }, () => new SessionStore(store({ table })));
-    const [base] = (await Promise.all(writers.map((writer) => writer.read(id)))) as SessionRecord[];
-    if (!base) throw new Error('no record');
-    const outcomes = await Promise.all(
-      writers.map((writer, i) =>
-        codeOf(
-          writer.write(
-            {
-              ...base,
-              revision: base.revision + 1,
-              generation: base.generation + 1,
-              labels: { writer: String(i) },
-            },
-            { generation: base.generation },
-          ),
-        ),
-      ),
-    );
+    const newStore = () => store({ table });
+    const { outcomes, base, stored } = await raceFencedWriters(newStore, id, 20);
     expect(outcomes.filter((o) => o === undefined)).toHaveLength(1);
     expect(outcomes.filter((o) => o === 'STALE_WRITE')).toHaveLength(19);
-    const stored = (await writers[0]!.read(id))!;
-    expect(stored.labels).toEqual({ writer: String(outcomes.indexOf(undefined)) });
-    const creators = Array.from({ length: 10 }, () => new SessionStore(store({ table })));
-    await Promise.all(creators.map((c) => c.read('one-id')));
-    const created = await Promise.all(
-      creators.map((c, i) =>
-        codeOf(c.write({ ...base, id: 'one-id', labels: { creator: String(i) } }, { revision: -1 })),
-      ),
-    );
+    expect(stored?.labels).toEqual({ writer: String(outcomes.indexOf(undefined)) });
+    const created = await raceCreators(newStore, base, 10);
     expect(created.filter((o) => o === undefined)).toHaveLength(1);
     await w.manager.close();
   });

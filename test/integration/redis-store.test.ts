@@ -8,7 +8,14 @@ import { createRedisStore, RedisLock } from '../../src/redis/index.js';
 import type { SessionRecord } from '../../src/store/record.js';
 import { COMPARE_AND_SET, type CompareAndSet, SessionStore } from '../../src/store/session-store.js';
 import { FakeSite } from '../../src/testing/index.js';
-import { codeOf, gatedWorker, nextFailedCheck, storedSid } from './helpers.js';
+import {
+  codeOf,
+  gatedWorker,
+  nextFailedCheck,
+  raceCreators,
+  raceFencedWriters,
+  storedSid,
+} from './helpers.js';
 import { DisposableRedis } from './redis-server.js';
 import { REDIS_URL, serviceAvailable } from './services.js';
 
@@ -93,32 +100,11 @@ describe.skipIf(!redisUp)('Redis storage and fencing', () => {
     const { store, lock } = fresh();
     const w = gatedWorker(site(), store(), lock());
     const { id } = await w.manager.create('site', { credentials: alice });
-    // Each writer has its own connection, like separate processes.
-    const writers = Array.from({ length: 20 }, () => new SessionStore(store()));
-    // Connected and warm, so that all of them read before any of them writes.
-    const [base] = (await Promise.all(writers.map((writer) => writer.read(id)))) as SessionRecord[];
-    if (!base) throw new Error('no record');
-    const outcomes = await Promise.all(
-      writers.map((writer, i) =>
-        codeOf(
-          writer.write(
-            {
-              ...base,
-              revision: base.revision + 1,
-              generation: base.generation + 1,
-              labels: { writer: String(i) },
-            },
-            { generation: base.generation },
-          ),
-        ),
-      ),
-    );
+    const { outcomes, base, stored } = await raceFencedWriters(store, id, 20);
     expect(outcomes.filter((o) => o === undefined)).toHaveLength(1);
     expect(outcomes.filter((o) => o === 'STALE_WRITE')).toHaveLength(19);
-    const winner = outcomes.indexOf(undefined);
-    const stored = (await writers[0]!.read(id))!;
-    expect(stored.labels).toEqual({ writer: String(winner) });
-    expect(stored.generation).toBe(base.generation + 1);
+    expect(stored?.labels).toEqual({ writer: String(outcomes.indexOf(undefined)) });
+    expect(stored?.generation).toBe(base.generation + 1);
     await w.manager.close();
   });
 
@@ -127,14 +113,7 @@ describe.skipIf(!redisUp)('Redis storage and fencing', () => {
     const w = gatedWorker(site(), store(), lock());
     const { id } = await w.manager.create('site', { credentials: alice });
     const template = (await new SessionStore(store()).read(id))!;
-    const fresh2 = { ...template, id: 'one-id', revision: 0 };
-    const creators = Array.from({ length: 10 }, () => new SessionStore(store()));
-    await Promise.all(creators.map((creator) => creator.read('one-id')));
-    const outcomes = await Promise.all(
-      creators.map((creator, i) =>
-        codeOf(creator.write({ ...fresh2, labels: { creator: String(i) } }, { revision: -1 })),
-      ),
-    );
+    const outcomes = await raceCreators(store, template, 10);
     expect(outcomes.filter((o) => o === undefined)).toHaveLength(1);
     expect(outcomes.filter((o) => o === 'STALE_WRITE')).toHaveLength(9);
     await w.manager.close();
