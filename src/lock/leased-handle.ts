@@ -1,5 +1,8 @@
+import { abortError } from '../browser/slots.js';
 import type { Clock } from '../clock.js';
-import type { LockHandle } from './lock.js';
+import { AuthSessionError } from '../errors.js';
+import { backoff, delay, positiveMs } from '../server-calls.js';
+import type { LockAcquireOptions, LockHandle } from './lock.js';
 
 /** What one renewal of a lease found. */
 export type RenewalOutcome = 'held' | 'lost';
@@ -88,5 +91,45 @@ export abstract class LeasedHandle implements LockHandle {
       return;
     }
     this.#schedule();
+  }
+}
+
+/**
+ * Takes a server lock: checks the request, then calls `tryOnce` (one attempt at the server; undefined when
+ * someone else holds the lock) until it wins, waiting with backoff between attempts. `LOCK_TIMEOUT` after
+ * `waitMs`; the signal's error when aborted (a lock won after the abort is released again).
+ */
+export async function pollForLock<H extends LeasedHandle>(
+  key: string,
+  options: LockAcquireOptions,
+  deps: { readonly clock: Clock; readonly maxRetryDelayMs: number },
+  tryOnce: (leaseMs: number) => Promise<H | undefined>,
+): Promise<H> {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new AuthSessionError('INVALID_OPTIONS', 'A lock key must be a non-empty string');
+  }
+  if (typeof options !== 'object' || options === null || options.leaseMs === undefined) {
+    throw new AuthSessionError('INVALID_OPTIONS', 'lock.acquire(key, options): "leaseMs" is required');
+  }
+  const leaseMs = positiveMs(options.leaseMs, 'leaseMs', 0);
+  const { waitMs, signal } = options;
+  if (typeof waitMs !== 'number' || !(waitMs >= 0)) {
+    throw new AuthSessionError('INVALID_OPTIONS', '"waitMs" must be a number of milliseconds (0 or more)');
+  }
+  const { clock } = deps;
+  const deadline = clock.now() + waitMs;
+  for (let attempt = 0; ; attempt++) {
+    if (signal?.aborted) throw abortError(signal);
+    const held = await tryOnce(leaseMs);
+    if (held) {
+      if (signal?.aborted) {
+        await held.release().catch(() => {});
+        throw abortError(signal);
+      }
+      return held;
+    }
+    const left = deadline - clock.now();
+    if (left <= 0) throw new AuthSessionError('LOCK_TIMEOUT', `Waited ${waitMs} ms for the lock "${key}"`);
+    await delay(Math.min(backoff(attempt, 10, deps.maxRetryDelayMs), left), clock, signal);
   }
 }

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import { abortError } from '../browser/slots.js';
 import { type Clock, systemClock } from '../clock.js';
 import { AuthSessionError } from '../errors.js';
-import { LeasedHandle, type RenewalOutcome } from '../lock/leased-handle.js';
+import { LeasedHandle, pollForLock, type RenewalOutcome } from '../lock/leased-handle.js';
 import type { AuthSessionLock, LockAcquireOptions, LockHandle } from '../lock/lock.js';
-import { backoff, bounded, delay, positiveMs } from '../server-calls.js';
+import { bounded, positiveMs } from '../server-calls.js';
 import { assertPostgresUrl, createPool, type PgPool, type PgPoolClient } from './pg.js';
 
 /**
@@ -115,33 +114,13 @@ export class PostgresAdvisoryLock implements AuthSessionLock {
    */
   async acquire(key: string, options: LockAcquireOptions): Promise<PostgresLockHandle> {
     if (this.#closed) throw new AuthSessionError('CLOSED', 'The PostgreSQL lock was closed');
-    if (typeof key !== 'string' || key.length === 0) {
-      throw new AuthSessionError('INVALID_OPTIONS', 'A lock key must be a non-empty string');
-    }
-    if (typeof options !== 'object' || options === null || options.leaseMs === undefined) {
-      throw new AuthSessionError('INVALID_OPTIONS', 'lock.acquire(key, options): "leaseMs" is required');
-    }
-    const leaseMs = positiveMs(options.leaseMs, 'leaseMs', 0);
-    const { waitMs, signal } = options;
-    if (typeof waitMs !== 'number' || !(waitMs >= 0)) {
-      throw new AuthSessionError('INVALID_OPTIONS', '"waitMs" must be a number of milliseconds (0 or more)');
-    }
-    const id = lockId(this.#namespace, key);
-    const deadline = this.#clock.now() + waitMs;
-    for (let attempt = 0; ; attempt++) {
-      if (signal?.aborted) throw abortError(signal);
-      const held = await this.#try(id, leaseMs);
-      if (held) {
-        if (signal?.aborted) {
-          await held.release().catch(() => {});
-          throw abortError(signal);
-        }
-        return held;
-      }
-      const left = deadline - this.#clock.now();
-      if (left <= 0) throw new AuthSessionError('LOCK_TIMEOUT', `Waited ${waitMs} ms for the lock "${key}"`);
-      await delay(Math.min(backoff(attempt, 10, this.#maxRetryDelayMs), left), this.#clock, signal);
-    }
+    const id = lockId(this.#namespace, typeof key === 'string' ? key : '');
+    return pollForLock(
+      key,
+      options,
+      { clock: this.#clock, maxRetryDelayMs: this.#maxRetryDelayMs },
+      (leaseMs) => this.#try(id, leaseMs),
+    );
   }
 
   /** Releases the locks still held (best effort) and closes the lock's connections. */

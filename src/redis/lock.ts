@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { abortError } from '../browser/slots.js';
 import { type Clock, systemClock } from '../clock.js';
 import { AuthSessionError } from '../errors.js';
-import { LeasedHandle, type RenewalOutcome } from '../lock/leased-handle.js';
+import { LeasedHandle, pollForLock, type RenewalOutcome } from '../lock/leased-handle.js';
 import type { AuthSessionLock, LockAcquireOptions, LockHandle } from '../lock/lock.js';
-import { backoff, bounded, delay, positiveMs } from '../server-calls.js';
+import { bounded, positiveMs } from '../server-calls.js';
 import { assertRedisUrl, createResilientClient, type RedisClientLike, ready } from './client.js';
 
 /** Deletes the key only while it still holds our token: a lapsed holder never frees someone else's lock. */
@@ -150,44 +149,23 @@ export class RedisLock implements AuthSessionLock {
    */
   async acquire(key: string, options: LockAcquireOptions): Promise<RedisLockHandle> {
     if (this.#closed) throw new AuthSessionError('CLOSED', 'The Redis lock was closed');
-    if (typeof key !== 'string' || key.length === 0) {
-      throw new AuthSessionError('INVALID_OPTIONS', 'A lock key must be a non-empty string');
-    }
-    if (typeof options !== 'object' || options === null || options.leaseMs === undefined) {
-      throw new AuthSessionError('INVALID_OPTIONS', 'lock.acquire(key, options): "leaseMs" is required');
-    }
-    const leaseMs = positiveMs(options.leaseMs, 'leaseMs', 0);
-    const waitMs = options.waitMs;
-    if (typeof waitMs !== 'number' || !(waitMs >= 0)) {
-      throw new AuthSessionError('INVALID_OPTIONS', '"waitMs" must be a number of milliseconds (0 or more)');
-    }
-    const { signal } = options;
-    const redisKey = this.#prefix + key;
+    const redisKey = this.#prefix + (typeof key === 'string' ? key : '');
     const token = randomBytes(18).toString('base64url');
-    const deadline = this.#clock.now() + waitMs;
-    for (let attempt = 0; ; attempt++) {
-      if (signal?.aborted) throw abortError(signal);
-      await ready(this.#client, this.#timeoutMs, this.#clock, signal);
-      const reply = await bounded(
-        this.#client.set(redisKey, token, { condition: 'NX', expiration: { type: 'PX', value: leaseMs } }),
-        this.#timeoutMs,
-        this.#clock,
-        'Taking the Redis lock',
-      );
-      if (reply === 'OK') {
-        const held = new Held(this.#deps(), redisKey, token, leaseMs);
-        if (signal?.aborted) {
-          await held.release().catch(() => {});
-          throw abortError(signal);
-        }
-        return held;
-      }
-      const left = deadline - this.#clock.now();
-      if (left <= 0) {
-        throw new AuthSessionError('LOCK_TIMEOUT', `Waited ${waitMs} ms for the lock "${key}"`);
-      }
-      await delay(Math.min(backoff(attempt, 10, this.#maxRetryDelayMs), left), this.#clock, signal);
-    }
+    return pollForLock(
+      key,
+      options,
+      { clock: this.#clock, maxRetryDelayMs: this.#maxRetryDelayMs },
+      async (leaseMs) => {
+        await ready(this.#client, this.#timeoutMs, this.#clock, options.signal);
+        const reply = await bounded(
+          this.#client.set(redisKey, token, { condition: 'NX', expiration: { type: 'PX', value: leaseMs } }),
+          this.#timeoutMs,
+          this.#clock,
+          'Taking the Redis lock',
+        );
+        return reply === 'OK' ? new Held(this.#deps(), redisKey, token, leaseMs) : undefined;
+      },
+    );
   }
 
   /**
