@@ -2,7 +2,7 @@ import { KeyvPostgres } from '@keyv/postgres';
 import Keyv from 'keyv';
 import { AuthSessionError } from '../errors.js';
 import { positiveMs } from '../server-calls.js';
-import { COMPARE_AND_SET, type CompareAndSet } from '../store/session-store.js';
+import { COMPARE_AND_SET, type CompareAndSet, swapFields } from '../store/session-store.js';
 import { assertIdentifier, assertPostgresUrl, createPool, type PgPool } from './pg.js';
 
 /**
@@ -143,21 +143,18 @@ export function createPostgresStore(url: string, options: PostgresStoreOptions =
   keyv.on('error', () => {});
   const compareAndSet: CompareAndSet = async (key, expected, next) => {
     await ensureTable();
-    const serialize = keyv.serialize ?? JSON.stringify;
-    const entry = await serialize({ value: next });
+    const { entry, expectedField } = await swapFields(keyv, expected, next);
     const stored = `${namespace}:${key}`;
-    if (expected === undefined) {
+    if (expectedField === undefined) {
       const result = await pool.query(
         `INSERT INTO ${qualified} (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`,
         [stored, entry],
       );
       return result.rowCount === 1;
     }
-    // How the expected value appears inside a serialised entry (the serialiser escapes some strings).
-    const field = (JSON.parse(await serialize({ value: expected })) as { value: string }).value;
     const result = await pool.query(
       `UPDATE ${qualified} SET value = $2 WHERE key = $1 AND (value::json ->> 'value') = $3`,
-      [stored, entry, field],
+      [stored, entry, expectedField],
     );
     return result.rowCount === 1;
   };

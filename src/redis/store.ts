@@ -3,7 +3,7 @@ import Keyv from 'keyv';
 import { systemClock } from '../clock.js';
 import { AuthSessionError } from '../errors.js';
 import { positiveMs } from '../server-calls.js';
-import { COMPARE_AND_SET, type CompareAndSet } from '../store/session-store.js';
+import { COMPARE_AND_SET, type CompareAndSet, swapFields } from '../store/session-store.js';
 import { assertRedisUrl, createResilientClient, type RedisClientLike, ready } from './client.js';
 
 /**
@@ -115,17 +115,11 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
 
 function redisCompareAndSet(keyv: Keyv, adapter: ReadyKeyvRedis): CompareAndSet {
   return async (key, expected, next) => {
-    const serialize = keyv.serialize ?? JSON.stringify;
-    const entry = await serialize({ value: next });
-    // How the expected value appears inside a serialised entry (the serialiser escapes some strings).
-    const expectedField =
-      expected === undefined
-        ? ''
-        : (JSON.parse(await serialize({ value: expected })) as { value: string }).value;
+    const { entry, expectedField } = await swapFields(keyv, expected, next);
     const client = (await adapter.getClient()) as unknown as RedisClientLike;
     const reply = await client.eval(COMPARE_AND_SET_SCRIPT, {
       keys: [adapter.createKeyPrefix(key, adapter.namespace)],
-      arguments: [expected === undefined ? '0' : '1', expectedField, entry],
+      arguments: [expectedField === undefined ? '0' : '1', expectedField ?? '', entry],
     });
     return Number(reply) === 1;
   };

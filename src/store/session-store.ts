@@ -52,6 +52,23 @@ export const COMPARE_AND_SET: unique symbol = Symbol.for('auth-sessions.compare-
  */
 export type CompareAndSet = (key: string, expected: string | undefined, next: string) => Promise<boolean>;
 
+/**
+ * What an atomic swap compares and writes: the stored entry for `next` (as Keyv would store it), and the form
+ * `expected` takes inside a stored entry's `value` field (Keyv's serialiser escapes some strings), or
+ * undefined when no record is expected. Shared by the SQLite, Redis and PostgreSQL swaps.
+ */
+export async function swapFields(
+  keyv: Keyv,
+  expected: string | undefined,
+  next: string,
+): Promise<{ entry: string; expectedField: string | undefined }> {
+  const serialize = (keyv as unknown as KeyvInternals).serialize ?? JSON.stringify;
+  const entry = await serialize({ value: next });
+  if (expected === undefined) return { entry, expectedField: undefined };
+  const expectedField = (JSON.parse(await serialize({ value: expected })) as { value: string }).value;
+  return { entry, expectedField };
+}
+
 function compareAndSetOf(keyv: Keyv): CompareAndSet | undefined {
   const fn = (keyv as unknown as { [COMPARE_AND_SET]?: unknown })[COMPARE_AND_SET];
   return typeof fn === 'function' ? (fn as CompareAndSet) : undefined;
@@ -510,12 +527,11 @@ export async function* sqliteEntries(
  */
 export function sqliteCompareAndSet(keyv: Keyv, adapter: SqliteAdapter): CompareAndSet {
   const table = adapter.opts.table as string;
-  const k = keyv as unknown as KeyvInternals;
+  const _k = keyv as unknown as KeyvInternals;
   return async (key, expected, next) => {
-    const serialize = k.serialize ?? JSON.stringify;
-    const entry = await serialize({ value: next });
+    const { entry, expectedField } = await swapFields(keyv, expected, next);
     const stored = storedKey(keyv, key);
-    if (expected === undefined) {
+    if (expectedField === undefined) {
       const rows = await adapter.query(
         `INSERT INTO ${table} (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING RETURNING key`,
         stored,
@@ -523,13 +539,11 @@ export function sqliteCompareAndSet(keyv: Keyv, adapter: SqliteAdapter): Compare
       );
       return rows.length === 1;
     }
-    // How the expected value appears inside a serialised entry (the serialiser escapes some strings).
-    const field = (JSON.parse(await serialize({ value: expected })) as { value: string }).value;
     const rows = await adapter.query(
       `UPDATE ${table} SET value = ? WHERE key = ? AND (CASE WHEN json_valid(value) THEN json_extract(value, '$.value') END) = ? RETURNING key`,
       entry,
       stored,
-      field,
+      expectedField,
     );
     return rows.length === 1;
   };
