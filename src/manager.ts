@@ -59,6 +59,7 @@ import {
 } from './recorder/state-transfer.js';
 import { type AuthSessionInfo, toInfo } from './session-info.js';
 import {
+  applyProxyOption,
   assertSessionId,
   isSessionId,
   parseCredentials,
@@ -410,16 +411,7 @@ export class AuthSessionManager {
     const sealed = { ...current.sealed };
     if (options.labels !== undefined) changes.labels = parseSessionLabels(options.labels);
     if (options.device !== undefined) changes.device = parseSessionDevice(options.device);
-    if (options.proxy !== undefined) {
-      if (options.proxy === null) {
-        changes.proxy = undefined;
-        delete sealed.proxy;
-      } else {
-        const proxy = parseProxy(options.proxy);
-        changes.proxy = { server: proxy.server };
-        sealed.proxy = codec.seal(id, 'proxy', proxy);
-      }
-    }
+    applyProxyOption(changes, sealed, options.proxy, codec, id);
     if (options.credentials === undefined) {
       const next = nextRecord(current, { ...changes, sealed }, this.#clock.now());
       await this.#lifecycle.save(current, next, { revision: current.revision });

@@ -1,7 +1,8 @@
 import type { DeviceProfile } from './browser/provider.js';
 import type { AuthDefinition, AuthOptions, CredentialsAuthDefinition } from './define.js';
 import { AuthSessionError, issuePaths } from './errors.js';
-import type { ProxyInput } from './proxy.js';
+import type { SessionCodec } from './lifecycle/codec.js';
+import { type ProxyInput, parseProxy } from './proxy.js';
 import { deviceSchema, type SessionRecord } from './store/record.js';
 
 // The session options that create, update, record and import share, and their validation.
@@ -182,4 +183,27 @@ export function parseCredentials(
     );
   }
   return parsed.data;
+}
+
+/**
+ * Applies the `proxy` option of create, update, record or import to a record being written: `null` removes
+ * the session's proxy, a proxy replaces it (its server in the clear, the whole of it sealed), undefined keeps
+ * it. Throws `INVALID_OPTIONS` for a proxy that does not parse.
+ */
+export function applyProxyOption(
+  changes: Partial<SessionRecord>,
+  sealed: SessionRecord['sealed'],
+  proxy: ProxyInput | null | undefined,
+  codec: Pick<SessionCodec, 'seal'>,
+  id: string,
+): void {
+  if (proxy === undefined) return;
+  if (proxy === null) {
+    changes.proxy = undefined;
+    delete sealed.proxy;
+    return;
+  }
+  const settings = parseProxy(proxy);
+  changes.proxy = { server: settings.server };
+  sealed.proxy = codec.seal(id, 'proxy', settings);
 }

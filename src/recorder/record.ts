@@ -15,6 +15,7 @@ import { summariseError } from '../monitor/events.js';
 import { parseProxy } from '../proxy.js';
 import { type AuthSessionInfo, toInfo } from '../session-info.js';
 import {
+  applyProxyOption,
   assertOptionsObject,
   assertSameAuth,
   assertSessionId,
@@ -160,7 +161,7 @@ export async function recordSession(
       const active = await activate(
         lifecycle,
         pending,
-        withoutCredentials({ ...pending.sealed, state: codec.sealState(id, state) }),
+        { ...pending.sealed, state: codec.sealState(id, state) },
         checkedAt,
       );
       if (existing) d.events.emit('updated', { session: toInfo(active) });
@@ -227,13 +228,7 @@ function recordAgain(
   const update: Partial<SessionRecord> = { state: 'pending', failure: undefined };
   if (changes.labels !== undefined) update.labels = changes.labels;
   if (changes.device !== undefined) update.device = parseSessionDevice(changes.device);
-  if (changes.proxy === null) {
-    update.proxy = undefined;
-    delete sealed.proxy;
-  } else if (changes.proxy !== undefined) {
-    update.proxy = { server: changes.proxy.server };
-    sealed.proxy = codec.seal(existing.id, 'proxy', changes.proxy);
-  }
+  applyProxyOption(update, sealed, changes.proxy, codec, existing.id);
   update.sealed = sealed;
   return nextRecord(existing, update, lifecycle.now());
 }

@@ -7,6 +7,7 @@ import { anySignal, type Lifecycle, nextRecord } from '../lifecycle/engine.js';
 import { parseProxy } from '../proxy.js';
 import { type AuthSessionInfo, toInfo } from '../session-info.js';
 import {
+  applyProxyOption,
   assertOptionsObject,
   assertSameAuth,
   assertSessionId,
@@ -179,13 +180,7 @@ export async function importSessionState(
     if (credentials !== undefined) sealed.credentials = codec.seal(id, 'credentials', credentials);
     const changes: Partial<SessionRecord> = {};
     if (labels !== undefined) changes.labels = labels;
-    if (proxy === null) {
-      changes.proxy = undefined;
-      delete sealed.proxy;
-    } else if (proxy !== undefined) {
-      changes.proxy = { server: proxy.server };
-      sealed.proxy = codec.seal(id, 'proxy', proxy);
-    }
+    applyProxyOption(changes, sealed, proxy, codec, id);
     if (existing) {
       if (options.device !== undefined) changes.device = parseSessionDevice(options.device);
     } else {
