@@ -1,4 +1,5 @@
 import { AuthSessionError } from '../errors.js';
+import { isSessionId } from '../session-options.js';
 import { activeSessionOf } from './hold.js';
 import {
   queueHooks,
@@ -49,10 +50,10 @@ export class SessionQueues {
 
   /** The queue of a session: made on the first call, the same one afterwards (with `options` applied). */
   get(sessionId: string, options?: SessionQueueOptions): SessionQueue {
-    if (typeof sessionId !== 'string' || sessionId.length === 0 || sessionId.length > 128) {
+    if (!isSessionId(sessionId)) {
       throw new AuthSessionError(
         'INVALID_OPTIONS',
-        'manager.queue(sessionId): sessionId must be a session id',
+        'manager.queue(sessionId): sessionId must be a session id (1–128 letters, digits, "_", "." or "-")',
       );
     }
     const existing = this.#queues.get(sessionId);
