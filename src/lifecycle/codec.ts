@@ -1,6 +1,7 @@
 import type { ProxySettings } from '../browser/provider.js';
 import { type BrowserState, browserStateSchema, stateFingerprint } from '../browser/state.js';
 import { AuthSessionError } from '../errors.js';
+import { rememberRecent } from '../recent.js';
 import type { SessionRecord } from '../store/record.js';
 import type { Keyring } from '../vault/keyring.js';
 
@@ -92,11 +93,6 @@ export class SessionCodec {
 
   #remember(id: string, box: string, state: BrowserState): void {
     // Bounded: a cache of the most recently used states, not of every session ever seen.
-    if (this.#stateCache.size >= 1000 && !this.#stateCache.has(id)) {
-      const oldest = this.#stateCache.keys().next().value;
-      if (oldest !== undefined) this.#stateCache.delete(oldest);
-    }
-    this.#stateCache.delete(id);
-    this.#stateCache.set(id, { box, state });
+    rememberRecent(this.#stateCache, id, { box, state }, 1000);
   }
 }

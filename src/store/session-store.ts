@@ -1,6 +1,7 @@
 import type Keyv from 'keyv';
 import { type Clock, systemClock } from '../clock.js';
 import { AuthSessionError, issuePaths } from '../errors.js';
+import { rememberRecent } from '../recent.js';
 import { parseJsonSafely, type SessionRecord, sessionRecordSchema } from './record.js';
 
 /** Options of {@link SessionStore}. */
@@ -165,12 +166,7 @@ export class SessionStore {
     const hit = this.#decoded.get(id);
     if (hit !== undefined && hit.raw === raw) return hit.record;
     const record = decodeRecord(raw, id);
-    if (this.#decoded.size >= DECODED_CACHE_SIZE && hit === undefined) {
-      const oldest = this.#decoded.keys().next().value;
-      if (oldest !== undefined) this.#decoded.delete(oldest);
-    }
-    this.#decoded.delete(id);
-    this.#decoded.set(id, { raw, record });
+    rememberRecent(this.#decoded, id, { raw, record }, DECODED_CACHE_SIZE);
     return record;
   }
 
@@ -273,12 +269,12 @@ export class SessionStore {
    * way (another writer, tampering) is decoded and validated as always.
    */
   #written(next: SessionRecord, value: string): SessionRecord {
-    this.#decoded.delete(next.id);
-    if (this.#decoded.size >= DECODED_CACHE_SIZE) {
-      const oldest = this.#decoded.keys().next().value;
-      if (oldest !== undefined) this.#decoded.delete(oldest);
-    }
-    this.#decoded.set(next.id, { raw: value, record: JSON.parse(value) as SessionRecord });
+    rememberRecent(
+      this.#decoded,
+      next.id,
+      { raw: value, record: JSON.parse(value) as SessionRecord },
+      DECODED_CACHE_SIZE,
+    );
     return next;
   }
 
