@@ -264,6 +264,105 @@ export class SessionStore {
   }
 
   /**
+   * The write rule: one change applied to the **latest** record. Reads the stored record, hands it to
+   * `apply` (which returns the record to write, `undefined` to write nothing, or throws to refuse), and
+   * writes the result only if the stored record is still exactly the one `apply` saw (compare-and-set).
+   * When another writer got in between, the record is read again and `apply` runs again on it, up to a
+   * bounded number of times. `apply` must therefore be a pure function of the record it is given: it sets
+   * only the fields its change owns and leaves every other field as it finds it.
+   *
+   * The revision is bumped and `updatedAt` stamped here. Returns what was written (or, when `apply` chose to
+   * write nothing, the latest record as read) and whether a write happened.
+   *
+   * With a store that has no atomic compare-and-set (a plain Keyv over an unknown adapter) the check and the
+   * write are two calls, serialised per record within this process; see docs/architecture.md.
+   */
+  async change(
+    id: string,
+    apply: (latest: SessionRecord | undefined) => SessionRecord | undefined,
+    now: () => number = () => this.#clock.now(),
+  ): Promise<ChangeResult> {
+    const key = SESSION_PREFIX + id;
+    for (let attempt = 1; ; attempt++) {
+      const raw = await this.#call('read', () => this.#keyv.get<string>(key));
+      const current =
+        raw === undefined || raw === null
+          ? undefined
+          : typeof raw === 'string'
+            ? this.#decode(raw, id)
+            : decodeRecord(raw, id);
+      const proposed = apply(current);
+      if (proposed === undefined || proposed === current) return { record: current, written: false };
+      if (proposed.id !== id) throw new Error(`change(${id}) returned a record of another session`);
+      const next = stamped(proposed, current, now());
+      const value = JSON.stringify(next);
+      const expected = current === undefined ? undefined : (raw as string);
+      if (await this.#swap(key, expected, value))
+        return { record: this.#written(next, value), written: true };
+      if (attempt >= MAX_SWAP_ATTEMPTS) {
+        throw new AuthSessionError(
+          'STALE_WRITE',
+          `Session "${id}" kept changing while it was being written`,
+          {
+            sessionId: id,
+          },
+        );
+      }
+    }
+  }
+
+  /**
+   * Removes a record only if it is still exactly `expected` (an object as read by {@link change}'s `apply`):
+   * a record written meanwhile stays. Returns whether it removed it.
+   */
+  async deleteIf(id: string, expected: (latest: SessionRecord) => boolean): Promise<boolean> {
+    const key = SESSION_PREFIX + id;
+    for (let attempt = 1; ; attempt++) {
+      const raw = await this.#call('read', () => this.#keyv.get<string>(key));
+      if (raw === undefined || raw === null) return false;
+      const current = typeof raw === 'string' ? this.#decode(raw, id) : decodeRecord(raw, id);
+      if (!expected(current)) return false;
+      if (await this.#swap(key, raw as string, undefined)) {
+        this.#decoded.delete(id);
+        return true;
+      }
+      if (attempt >= MAX_SWAP_ATTEMPTS) {
+        throw new AuthSessionError(
+          'STALE_WRITE',
+          `Session "${id}" kept changing while it was being removed`,
+          {
+            sessionId: id,
+          },
+        );
+      }
+    }
+  }
+
+  /**
+   * Replaces the stored value of `key` with `next` (`undefined`: removes it) only if it is still `expected`
+   * (`undefined`: only if there is none). Atomic where the store offers a compare-and-set; otherwise a read
+   * and a write serialised per key within this process.
+   */
+  async #swap(key: string, expected: string | undefined, next: string | undefined): Promise<boolean> {
+    const swap = next === undefined ? undefined : await this.#compareAndSet();
+    if (swap && next !== undefined) return this.#call('write', () => swap(key, expected, next));
+    return serialised(this.#keyv, key, async () => {
+      const raw = await this.#call('read', () => this.#keyv.get<string>(key));
+      const stored = raw === undefined || raw === null ? undefined : (raw as string);
+      if (stored !== expected) return false;
+      if (next === undefined) {
+        await this.#call('delete', () => this.#keyv.delete(key));
+        return true;
+      }
+      const ok = await this.#call('write', () => this.#keyv.set(key, next));
+      if (ok === false) {
+        throw new AuthSessionError('STORAGE_UNAVAILABLE', 'The store refused to save a session record');
+      }
+      return true;
+    });
+  }
+
+  /**
    * Remembers a record this store just wrote as the decoded form of the exact text written: reading that
    * text back (the next run of the session) then needs no parse and validation. Text that differs in any
    * way (another writer, tampering) is decoded and validated as always.
@@ -382,6 +481,52 @@ export class SessionStore {
     } finally {
       if (timer !== undefined) this.#clock.clearTimeout(timer);
     }
+  }
+}
+
+/** What {@link SessionStore.change} did. */
+export interface ChangeResult {
+  /** The record written, or the latest one read when nothing was written (undefined: there is none). */
+  readonly record: SessionRecord | undefined;
+  /** Whether the change wrote. */
+  readonly written: boolean;
+}
+
+/** The record to write: revision one above the stored one (revisions only grow), `updatedAt` now. */
+function stamped(next: SessionRecord, current: SessionRecord | undefined, now: number): SessionRecord {
+  const out: SessionRecord = {
+    ...next,
+    revision: current === undefined ? Math.max(next.revision, 0) : current.revision + 1,
+    updatedAt: new Date(now).toISOString(),
+  };
+  for (const key of Object.keys(out) as (keyof SessionRecord)[]) {
+    if (out[key] === undefined) delete out[key];
+  }
+  return out;
+}
+
+/**
+ * Check-then-write for stores without an atomic compare-and-set: one at a time per Keyv instance and key in
+ * this process (other processes are not excluded: use an atomic store for several processes).
+ */
+const inFlight = new WeakMap<object, Map<string, Promise<unknown>>>();
+async function serialised<T>(keyv: object, key: string, fn: () => Promise<T>): Promise<T> {
+  let perKey = inFlight.get(keyv);
+  if (!perKey) {
+    perKey = new Map();
+    inFlight.set(keyv, perKey);
+  }
+  const previous = perKey.get(key) ?? Promise.resolve();
+  const run = previous.then(fn, fn);
+  const tail = run.then(
+    () => {},
+    () => {},
+  );
+  perKey.set(key, tail);
+  try {
+    return await run;
+  } finally {
+    if (perKey.get(key) === tail) perKey.delete(key);
   }
 }
 
