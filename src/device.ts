@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { ChromiumProvider, chromiumExecutable } from './browser/chromium.js';
 import type { BrowserProvider, DeviceProfile } from './browser/provider.js';
 import { AuthSessionError } from './errors.js';
-import { deviceSchema, type SessionRecord } from './store/record.js';
+import { deviceSchema, type SessionRecord } from './session/record.js';
 
 /**
  * The operating system a generated device claims. It should be the one the browser really runs on: Chromium

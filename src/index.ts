@@ -57,7 +57,6 @@ export {
   isAuthSessionError,
 } from './errors.js';
 export type { InputHandler, RunContext, RunOptions, RunTask } from './lifecycle/engine.js';
-export { canTransition, SESSION_STATES, type SessionState, TRANSITIONS } from './lifecycle/states.js';
 export { type AuthSessionLock, LocalLock, type LockAcquireOptions, type LockHandle } from './lock/lock.js';
 export {
   AuthSessionManager,
@@ -95,7 +94,8 @@ export {
   type RecordOptions,
 } from './recorder/record.js';
 export { type ImportStateOptions, parseBrowserState } from './recorder/state-transfer.js';
-export type { AuthSessionInfo } from './session-info.js';
+export type { AuthSessionInfo } from './session/info.js';
+export { canTransition, SESSION_STATES, type SessionState, TRANSITIONS } from './session/states.js';
 export type { SessionPlacementOptions } from './session-options.js';
 export { createMemoryStore, createSqliteStore, type SqliteStoreOptions } from './store/default-store.js';
 export type { KeyFileInput, KeyInput, KeyringInput, PassphraseKeyInput } from './vault/key-source.js';

@@ -3,7 +3,7 @@ import type { AuthDefinition, AuthOptions, CredentialsAuthDefinition } from './d
 import { AuthSessionError, issuePaths } from './errors.js';
 import type { SessionCodec } from './lifecycle/codec.js';
 import { type ProxyInput, parseProxy } from './proxy.js';
-import { deviceSchema, type SessionRecord } from './store/record.js';
+import { deviceSchema, type SessionRecord } from './session/record.js';
 
 // The session options that create, update, record and import share, and their validation.
 

@@ -1,7 +1,7 @@
 import type Keyv from 'keyv';
 import { z } from 'zod';
 import { AuthSessionError } from '../errors.js';
-import { inputRequestSchema } from '../store/record.js';
+import { inputRequestSchema } from '../session/record.js';
 import type { SessionStore } from '../store/session-store.js';
 import { envelopeSchema } from '../vault/envelope.js';
 

@@ -9,7 +9,7 @@ import type { InputHandler, LoginExtras } from '../lifecycle/engine.js';
 import type { CreateSessionOptions, UpdateSessionOptions } from '../manager.js';
 import { type EventBus, summariseError } from '../monitor/events.js';
 import { delay } from '../server-calls.js';
-import { type AuthSessionInfo, toInfo } from '../session-info.js';
+import { type AuthSessionInfo, toInfo } from '../session/info.js';
 import { assertSessionId, parseCredentials } from '../session-options.js';
 import type { SessionStore } from '../store/session-store.js';
 import {

@@ -1,10 +1,10 @@
 import { open, readFile } from 'node:fs/promises';
 import { AuthSessionError } from '../errors.js';
-import { SESSION_STATES, type SessionState } from '../lifecycle/states.js';
 import type { AuthSessionManager } from '../manager.js';
 import type { HistoryEntry } from '../monitor/history.js';
-import type { AuthSessionInfo } from '../session-info.js';
-import { parseJsonSafely } from '../store/record.js';
+import type { AuthSessionInfo } from '../session/info.js';
+import { parseJsonSafely } from '../session/record.js';
+import { SESSION_STATES, type SessionState } from '../session/states.js';
 import { type CommandName, parseCount, parseDuration, parseLabels } from './args.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import {

@@ -2,7 +2,7 @@ import type { ProxySettings } from '../browser/provider.js';
 import { type BrowserState, browserStateSchema, stateFingerprint } from '../browser/state.js';
 import { AuthSessionError } from '../errors.js';
 import { rememberRecent } from '../recent.js';
-import type { SessionRecord } from '../store/record.js';
+import type { SessionRecord } from '../session/record.js';
 import type { Keyring } from '../vault/keyring.js';
 
 /** The secret fields of a record. */

@@ -26,12 +26,12 @@ import { AuthSessionError, AuthSessionInvalidError, isAuthSessionError, issuePat
 import type { AuthSessionLock } from '../lock/lock.js';
 import { type EventBus, summariseError } from '../monitor/events.js';
 import { resolveProxy, watchProxyAuth } from '../proxy.js';
-import { type AuthSessionInfo, toInfo } from '../session-info.js';
-import type { SessionRecord } from '../store/record.js';
+import { type AuthSessionInfo, toInfo } from '../session/info.js';
+import type { SessionRecord } from '../session/record.js';
+import { assertTransition } from '../session/states.js';
 import type { SessionStore } from '../store/session-store.js';
 import type { SessionCodec } from './codec.js';
 import { type HookTimer, normalise, runBounded, withAttempts } from './hooks.js';
-import { assertTransition } from './states.js';
 
 /** What a task passed to `manager.run` receives. */
 export interface RunContext {

@@ -1,4 +1,4 @@
-import type { SessionRecord } from '../store/record.js';
+import type { SessionRecord } from '../session/record.js';
 import { type Lifecycle, nextRecord } from './engine.js';
 
 // A new login (create, update, record) is written over the session as a `pending` record first, then either

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { AuthSessionError, type AuthSessionErrorCode } from '../errors.js';
-import type { SessionState } from '../lifecycle/states.js';
-import type { AuthSessionInfo } from '../session-info.js';
+import type { AuthSessionInfo } from '../session/info.js';
+import type { SessionState } from '../session/states.js';
 
 /** An error as events and history show it: code and message only (messages never carry secrets). */
 export interface ErrorSummary {

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import { AuthSessionError } from '../errors.js';
-import { SESSION_STATES, type SessionState } from '../lifecycle/states.js';
-import type { AuthSessionInfo } from '../session-info.js';
+import type { AuthSessionInfo } from '../session/info.js';
+import { SESSION_STATES, type SessionState } from '../session/states.js';
 import type { SessionStore } from '../store/session-store.js';
 import {
   type AuthSessionEventName,

@@ -1,4 +1,4 @@
-import type { SessionState } from '../lifecycle/states.js';
+import type { SessionState } from '../session/states.js';
 import { type DurationSummary, DurationWindow } from './duration-window.js';
 
 /**

@@ -13,7 +13,7 @@ import {
   type TracerProvider,
   trace,
 } from '@opentelemetry/api';
-import type { AuthSessionInfo } from '../session-info.js';
+import type { AuthSessionInfo } from '../session/info.js';
 import type { ErrorSummary } from './events.js';
 
 /**

@@ -13,7 +13,8 @@ import { normalise } from '../lifecycle/hooks.js';
 import { activate, dropPlaceholder, restore } from '../lifecycle/replace.js';
 import { summariseError } from '../monitor/events.js';
 import { parseProxy } from '../proxy.js';
-import { type AuthSessionInfo, toInfo } from '../session-info.js';
+import { type AuthSessionInfo, toInfo } from '../session/info.js';
+import type { SessionRecord } from '../session/record.js';
 import {
   applyProxyOption,
   assertOptionsObject,
@@ -24,7 +25,6 @@ import {
   parseSessionLabels,
   type SessionPlacementOptions,
 } from '../session-options.js';
-import type { SessionRecord } from '../store/record.js';
 import { claimSession } from './claims.js';
 import { finishMatcher } from './finish-url.js';
 import { type FinishWatch, watchForFinish } from './watch.js';

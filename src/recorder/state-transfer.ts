@@ -5,7 +5,8 @@ import { AuthSessionError, issuePaths } from '../errors.js';
 import type { SessionCodec } from '../lifecycle/codec.js';
 import { anySignal, type Lifecycle, nextRecord } from '../lifecycle/engine.js';
 import { parseProxy } from '../proxy.js';
-import { type AuthSessionInfo, toInfo } from '../session-info.js';
+import { type AuthSessionInfo, toInfo } from '../session/info.js';
+import { parseJsonSafely, type SessionRecord } from '../session/record.js';
 import {
   applyProxyOption,
   assertOptionsObject,
@@ -17,7 +18,6 @@ import {
   parseSessionLabels,
   type SessionPlacementOptions,
 } from '../session-options.js';
-import { parseJsonSafely, type SessionRecord } from '../store/record.js';
 import { claimSession } from './claims.js';
 
 /**

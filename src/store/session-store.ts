@@ -2,7 +2,7 @@ import type Keyv from 'keyv';
 import { type Clock, systemClock } from '../clock.js';
 import { AuthSessionError, issuePaths } from '../errors.js';
 import { rememberRecent } from '../recent.js';
-import { parseJsonSafely, type SessionRecord, sessionRecordSchema } from './record.js';
+import { parseJsonSafely, type SessionRecord, sessionRecordSchema } from '../session/record.js';
 
 /** Options of {@link SessionStore}. */
 export interface SessionStoreOptions {

@@ -82,7 +82,7 @@ export default async function makeManager() {
 }
 `;
 
-const SEED = `import makeManager from './auth-sessions.config.mjs';
+const SEED = `import makeManager from './auth-sessions.config.mjs.js';
 const m = await makeManager();
 await m.create('crm', { id: 'alice-1', credentials: { username: 'alice', password: 'alice-pw-1' }, labels: { team: 'ops' } });
 await m.create('crm', { id: 'bob-1', credentials: { username: 'bob', password: 'nope' }, labels: { team: 'sales' } }).catch(() => {});
@@ -643,7 +643,7 @@ describe('TypeScript config', () => {
     await writeFile(
       join(dir, 'auth-sessions.config.ts'),
       `import type { AuthSessionManager } from 'auth-sessions';
-import makeManager from '../project/auth-sessions.config.mjs';
+import makeManager from '../project/auth-sessions.config.mjs.js';
 const manager: Promise<AuthSessionManager> = makeManager();
 export default (): Promise<AuthSessionManager> => manager;
 `,

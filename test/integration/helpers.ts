@@ -11,7 +11,7 @@ import {
   defineAuth,
 } from '../../src/index.js';
 import type { AuthSessionLock } from '../../src/lock/lock.js';
-import type { SessionRecord } from '../../src/store/record.js';
+import type { SessionRecord } from '../../src/session/record.js';
 import { SessionStore } from '../../src/store/session-store.js';
 import { FakeBrowserProvider, type FakeSite } from '../../src/testing/index.js';
 import { codeOf, type Deferred, deferred } from '../shared.js';

@@ -5,7 +5,7 @@ import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AuthSessionError } from '../../src/errors.js';
 import { createRedisStore, RedisLock } from '../../src/redis/index.js';
-import type { SessionRecord } from '../../src/store/record.js';
+import type { SessionRecord } from '../../src/session/record.js';
 import { COMPARE_AND_SET, type CompareAndSet, SessionStore } from '../../src/store/session-store.js';
 import { FakeSite } from '../../src/testing/index.js';
 import {

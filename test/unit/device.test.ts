@@ -12,7 +12,7 @@ import {
   DEFAULT_CHROME_MAJOR,
   generateDevice,
 } from '../../src/index.js';
-import { deviceSchema } from '../../src/store/record.js';
+import { deviceSchema } from '../../src/session/record.js';
 import { FakeBrowserProvider } from '../../src/testing/index.js';
 import { type Harness, harness, siteAuth, TEST_KEY } from './helpers.js';
 

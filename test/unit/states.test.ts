@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AuthSessionError, canTransition, SESSION_STATES, TRANSITIONS } from '../../src/index.js';
 import { nextRecord } from '../../src/lifecycle/engine.js';
-import { assertTransition } from '../../src/lifecycle/states.js';
-import type { SessionRecord } from '../../src/store/record.js';
+import type { SessionRecord } from '../../src/session/record.js';
+import { assertTransition } from '../../src/session/states.js';
 
 const base: SessionRecord = {
   v: 1,

@@ -1,5 +1,5 @@
-import type { SessionState } from './lifecycle/states.js';
-import type { SessionRecord } from './store/record.js';
+import type { SessionRecord } from './record.js';
+import type { SessionState } from './states.js';
 
 /**
  * What the library tells about a session: never credentials, cookies, tokens or proxy passwords.

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { SESSION_STATES } from '../lifecycle/states.js';
 import { envelopeSchema } from '../vault/envelope.js';
+import { SESSION_STATES } from './states.js';
 
 const iso = z.iso.datetime({ offset: true });
 
