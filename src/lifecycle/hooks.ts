@@ -131,7 +131,7 @@ function retry<T>(
       factor: 2,
       randomize: false,
       signal: options.signal,
-      unref: true,
+      unref: false,
       shouldRetry: ({ error }) => !(error instanceof AuthSessionError && isAlwaysFinal(error)),
     },
   );
