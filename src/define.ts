@@ -1,8 +1,9 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import type { z } from 'zod';
 import type { DeviceProfile } from './browser/provider.js';
+import { durationOption } from './duration.js';
 import { AuthSessionError } from './errors.js';
-import type { AuthSessionInfo } from './session-info.js';
+import type { AuthSessionInfo } from './session/info.js';
 
 /** A request for input made by a hook in the middle of a login (a one-time code, a choice…). */
 export interface InputRequest {
@@ -211,13 +212,7 @@ export function defineAuth(definition: AuthDefinition): AuthDefinition {
 /** Validates the numeric options of an auth or a call; throws `INVALID_OPTIONS` naming the option. */
 export function validateAuthOptions(options: AuthOptions, where: string): void {
   const positiveInt = ['checkAttempts', 'createAttempts'] as const;
-  const nonNegative = [
-    'checkTimeout',
-    'createTimeout',
-    'checkInterval',
-    'retryDelay',
-    'inputTimeout',
-  ] as const;
+  const durations = ['checkTimeout', 'createTimeout', 'checkInterval', 'retryDelay', 'inputTimeout'] as const;
   for (const key of positiveInt) {
     const v = options[key];
     if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > 100)) {
@@ -227,19 +222,10 @@ export function validateAuthOptions(options: AuthOptions, where: string): void {
       );
     }
   }
-  for (const key of nonNegative) {
-    const v = options[key];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
-      throw new AuthSessionError(
-        'INVALID_OPTIONS',
-        `${where}: "${key}" must be a number of milliseconds ≥ 0, got ${v}`,
-      );
-    }
-  }
-  for (const key of ['checkTimeout', 'createTimeout', 'inputTimeout'] as const) {
-    if (options[key] === 0) {
-      throw new AuthSessionError('INVALID_OPTIONS', `${where}: "${key}" must be greater than 0`);
-    }
+  for (const key of durations) {
+    durationOption(options[key], `${where}: "${key}"`, {
+      zero: key === 'checkInterval' || key === 'retryDelay',
+    });
   }
 }
 

@@ -25,6 +25,7 @@ import {
   validateAuthOptions,
 } from './define.js';
 import { chooseDevice } from './device.js';
+import { durationOption } from './duration.js';
 import { AuthSessionError } from './errors.js';
 import { SessionCodec } from './lifecycle/codec.js';
 import {
@@ -36,7 +37,6 @@ import {
 } from './lifecycle/engine.js';
 import { normalise } from './lifecycle/hooks.js';
 import { activate, dropPlaceholder, restore } from './lifecycle/replace.js';
-import type { SessionState } from './lifecycle/states.js';
 import { type AuthSessionLock, LocalLock } from './lock/lock.js';
 import { type AuthDescription, describeAuth } from './monitor/describe-auth.js';
 import {
@@ -57,7 +57,9 @@ import {
   type ImportStateOptions,
   importSessionState,
 } from './recorder/state-transfer.js';
-import { type AuthSessionInfo, toInfo } from './session-info.js';
+import { type AuthSessionInfo, toInfo } from './session/info.js';
+import type { SessionRecord } from './session/record.js';
+import type { SessionState } from './session/states.js';
 import {
   applyProxyOption,
   assertSessionId,
@@ -67,7 +69,6 @@ import {
   parseSessionLabels,
 } from './session-options.js';
 import { createDefaultStore, DEFAULT_DATA_DIR } from './store/default-store.js';
-import type { SessionRecord } from './store/record.js';
 import { SessionStore } from './store/session-store.js';
 import { type KeyInput, resolveKeyring } from './vault/key-source.js';
 import type { Keyring } from './vault/keyring.js';
@@ -115,7 +116,8 @@ export interface AuthSessionManagerOptions extends MonitorOptions {
    */
   readonly lockLeaseMs?: number;
   /**
-   * Milliseconds a refresh waits for the lock before `LOCK_TIMEOUT`.
+   * Milliseconds a refresh waits for the lock before `LOCK_TIMEOUT`; `Infinity` waits as long as it takes
+   * (the caller's `signal` still aborts the wait).
    * @default 180000
    */
   readonly lockWaitMs?: number;
@@ -229,13 +231,7 @@ export class AuthSessionManager {
       this.#auths.set(auth.name, auth);
     }
     for (const key of ['storeTimeoutMs', 'lockLeaseMs', 'lockWaitMs'] as const) {
-      const v = options[key];
-      if (v !== undefined && (typeof v !== 'number' || !(v > 0))) {
-        throw new AuthSessionError(
-          'INVALID_OPTIONS',
-          `"${key}" must be a positive number of milliseconds, got ${v}`,
-        );
-      }
+      durationOption(options[key], `"${key}"`, { infinity: key === 'lockWaitMs' });
     }
     this.#clock = options.clock ?? systemClock;
     // Made (and its options checked) before the store, which it reads lazily for history and stats.

@@ -1,5 +1,6 @@
 import { abortError } from './browser/slots.js';
 import type { Clock } from './clock.js';
+import { durationOption } from './duration.js';
 import { AuthSessionError } from './errors.js';
 
 // Talking to a server (Redis, PostgreSQL) and waiting on the manager's clock: shared by the stores and locks
@@ -80,8 +81,5 @@ export async function bounded<T>(promise: Promise<T>, ms: number, clock: Clock, 
  */
 export function positiveMs(value: unknown, option: string, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new AuthSessionError('INVALID_OPTIONS', `"${option}" must be a positive number of milliseconds`);
-  }
-  return Math.ceil(value);
+  return Math.ceil(durationOption(value, `"${option}"`));
 }

@@ -1,5 +1,6 @@
 import type { Browser, BrowserContext, BrowserContextOptions, LaunchOptions, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
+import { durationOption } from '../duration.js';
 import { AuthSessionError } from '../errors.js';
 import { StateCapture } from './capture.js';
 import { findChromium } from './find-executable.js';
@@ -129,12 +130,7 @@ export class ChromiumProvider implements BrowserProvider {
     if (!Number.isInteger(maxContexts) || maxContexts < 1) {
       throw invalidOption('maxContexts', `must be a positive integer, got ${String(maxContexts)}`);
     }
-    if (typeof launchTimeoutMs !== 'number' || !Number.isFinite(launchTimeoutMs) || launchTimeoutMs <= 0) {
-      throw invalidOption(
-        'launchTimeoutMs',
-        `must be a positive number of milliseconds, got ${String(launchTimeoutMs)}`,
-      );
-    }
+    durationOption(launchTimeoutMs, 'ChromiumProvider option `launchTimeoutMs`');
     const launchOptions = options.launchOptions ?? {};
     if (typeof launchOptions !== 'object' || launchOptions === null) {
       throw invalidOption('launchOptions', 'must be an object');

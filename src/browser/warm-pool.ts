@@ -1,5 +1,6 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import type { Clock, TimerHandle } from '../clock.js';
+import { durationOption } from '../duration.js';
 import { AuthSessionError } from '../errors.js';
 import type { BrowserProvider, ContextLease } from './provider.js';
 import { abortError, raceAbort, Slots } from './slots.js';
@@ -84,11 +85,7 @@ export function resolveWarmContexts(
       throw invalid(`"warmContexts.${key}" must be a positive integer, got ${String(resolved[key])}`);
     }
   }
-  if (typeof resolved.idleMs !== 'number' || !(resolved.idleMs > 0) || !Number.isFinite(resolved.idleMs)) {
-    throw invalid(
-      `"warmContexts.idleMs" must be a positive number of milliseconds, got ${String(resolved.idleMs)}`,
-    );
-  }
+  durationOption(resolved.idleMs, '"warmContexts.idleMs"');
   if (typeof resolved.reusePages !== 'boolean') {
     throw invalid(`"warmContexts.reusePages" must be a boolean, got ${String(resolved.reusePages)}`);
   }

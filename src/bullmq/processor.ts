@@ -1,4 +1,5 @@
 import { type ConnectionOptions, DelayedError, type Job, Queue, UnrecoverableError } from 'bullmq';
+import { durationOption } from '../duration.js';
 import { AuthSessionError } from '../errors.js';
 import type { RunContext, RunOptions } from '../lifecycle/engine.js';
 import type { AuthSessionManager } from '../manager.js';
@@ -187,12 +188,7 @@ export function buildSessionProcessor<T, R, N extends string>(
     throw new AuthSessionError('INVALID_OPTIONS', 'createSessionProcessor: processor must be a function');
   }
   const parkMs = options.parkMs ?? DEFAULT_PARK_MS;
-  if (typeof parkMs !== 'number' || !Number.isFinite(parkMs) || parkMs <= 0) {
-    throw new AuthSessionError(
-      'INVALID_OPTIONS',
-      `"parkMs" must be a positive number of milliseconds, got ${parkMs}`,
-    );
-  }
+  durationOption(parkMs, 'createSessionProcessor: "parkMs"');
   const sessionIdOf =
     options.sessionIdOf ??
     ((job: Job<T>) => (job.data as Partial<SessionJobData> | undefined)?.sessionId as string);

@@ -1,6 +1,7 @@
 import type { InputRequest } from '../define.js';
+import { durationOption } from '../duration.js';
 import { AuthSessionError } from '../errors.js';
-import type { SessionRecord } from '../store/record.js';
+import type { SessionRecord } from '../session/record.js';
 import type { SessionStore } from '../store/session-store.js';
 
 /** How long a login waits for an answer to one `requestInput` before `INPUT_TIMEOUT`: 5 minutes. */
@@ -108,12 +109,7 @@ export function resolveInputTimeout(
  * ```
  */
 export function assertInputTimeout(value: unknown, where: string): asserts value is number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new AuthSessionError(
-      'INVALID_OPTIONS',
-      `${where} must be a positive number of milliseconds, got ${String(value)}`,
-    );
-  }
+  durationOption(value, where);
 }
 
 /**

@@ -1,6 +1,7 @@
 import pRetry from 'p-retry';
 import { abortError } from '../browser/slots.js';
 import type { Clock, TimerHandle } from '../clock.js';
+import { MAX_DURATION_MS } from '../duration.js';
 import { AuthSessionError, type AuthSessionErrorCode } from '../errors.js';
 
 /** Options of {@link runBounded}. */
@@ -127,7 +128,7 @@ function retry<T>(
     {
       retries: options.attempts - 1,
       minTimeout: options.retryDelay,
-      maxTimeout: Math.max(options.retryDelay, options.retryDelay * 8),
+      maxTimeout: Math.min(MAX_DURATION_MS, Math.max(options.retryDelay, options.retryDelay * 8)),
       factor: 2,
       randomize: false,
       signal: options.signal,

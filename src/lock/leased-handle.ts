@@ -1,5 +1,6 @@
 import { abortError } from '../browser/slots.js';
 import type { Clock } from '../clock.js';
+import { durationOption } from '../duration.js';
 import { AuthSessionError } from '../errors.js';
 import { backoff, delay, positiveMs } from '../server-calls.js';
 import type { LockAcquireOptions, LockHandle } from './lock.js';
@@ -112,10 +113,8 @@ export async function pollForLock<H extends LeasedHandle>(
     throw new AuthSessionError('INVALID_OPTIONS', 'lock.acquire(key, options): "leaseMs" is required');
   }
   const leaseMs = positiveMs(options.leaseMs, 'leaseMs', 0);
-  const { waitMs, signal } = options;
-  if (typeof waitMs !== 'number' || !(waitMs >= 0)) {
-    throw new AuthSessionError('INVALID_OPTIONS', '"waitMs" must be a number of milliseconds (0 or more)');
-  }
+  const { signal } = options;
+  const waitMs = durationOption(options.waitMs, 'lock.acquire: "waitMs"', { zero: true, infinity: true });
   const { clock } = deps;
   const deadline = clock.now() + waitMs;
   for (let attempt = 0; ; attempt++) {

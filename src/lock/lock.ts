@@ -1,5 +1,6 @@
 import { abortError } from '../browser/slots.js';
 import { type Clock, systemClock } from '../clock.js';
+import { durationOption } from '../duration.js';
 import { AuthSessionError } from '../errors.js';
 
 /** Options of one {@link AuthSessionLock.acquire}. */
@@ -52,7 +53,13 @@ export class LocalLock implements AuthSessionLock {
   }
 
   acquire(key: string, options: LockAcquireOptions): Promise<LockHandle> {
-    const { signal, waitMs } = options;
+    const { signal } = options;
+    let waitMs: number;
+    try {
+      waitMs = durationOption(options.waitMs, 'lock.acquire: "waitMs"', { zero: true, infinity: true });
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (signal?.aborted) return Promise.reject(abortError(signal));
     const queue = this.#queues.get(key);
     if (!queue) {
@@ -71,12 +78,16 @@ export class LocalLock implements AuthSessionLock {
         reject(err);
       };
       const onAbort = () => fail(abortError(signal));
-      const timer = this.#clock.setTimeout(
-        () => fail(new AuthSessionError('LOCK_TIMEOUT', `Waited ${waitMs} ms for the lock "${key}"`)),
-        waitMs,
-      );
+      // `waitMs: Infinity` waits until the lock is free or the signal aborts: no timer at all.
+      const timer =
+        waitMs === Number.POSITIVE_INFINITY
+          ? undefined
+          : this.#clock.setTimeout(
+              () => fail(new AuthSessionError('LOCK_TIMEOUT', `Waited ${waitMs} ms for the lock "${key}"`)),
+              waitMs,
+            );
       const cleanup = () => {
-        this.#clock.clearTimeout(timer);
+        if (timer !== undefined) this.#clock.clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
       };
       signal?.addEventListener('abort', onAbort, { once: true });

@@ -2,10 +2,11 @@ import { inspect } from 'node:util';
 import PQueue from 'p-queue';
 import type { Clock, TimerHandle } from '../clock.js';
 import { validateAuthOptions } from '../define.js';
+import { durationOption } from '../duration.js';
 import { AuthSessionError } from '../errors.js';
 import type { RunOptions, RunTask } from '../lifecycle/engine.js';
 import type { AuthSessionEvents, EventBus } from '../monitor/events.js';
-import type { AuthSessionInfo } from '../session-info.js';
+import type { AuthSessionInfo } from '../session/info.js';
 import { isGoneError, isHoldError } from './hold.js';
 import { TaskList, type TaskListOptions } from './task-list.js';
 
@@ -672,13 +673,7 @@ export class SessionQueue {
     }
     // Validate everything before changing anything.
     const concurrency = options.concurrency === undefined ? undefined : checkConcurrency(options.concurrency);
-    const recheck = options.recheckIntervalMs;
-    if (recheck !== undefined && (typeof recheck !== 'number' || !Number.isFinite(recheck) || recheck < 0)) {
-      throw new AuthSessionError(
-        'INVALID_OPTIONS',
-        `"recheckIntervalMs" must be a number of milliseconds ≥ 0, got ${recheck}`,
-      );
-    }
+    const recheck = durationOption(options.recheckIntervalMs, '"recheckIntervalMs"', { zero: true });
     if (concurrency !== undefined) this.#pq.concurrency = concurrency;
     if (recheck !== undefined) {
       this.#recheckMs = recheck;
