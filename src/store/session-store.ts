@@ -471,6 +471,9 @@ export class SessionStore {
         this.#timeoutMs,
       );
     });
+    // Unlike the clock's other timers, this one keeps the process alive: a call waiting for a hung store
+    // must end in STORAGE_UNAVAILABLE, not in a silent exit with the caller's `finally` never run.
+    (timer as { ref?: () => unknown } | undefined)?.ref?.();
     try {
       const result = await Promise.race([fn(), timeout]);
       if (this.#errorEpoch !== epoch) throw storageError(what, this.#lastError);
