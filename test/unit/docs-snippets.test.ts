@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-export interface Snippet {
+interface Snippet {
   readonly file: string;
   /** 1-based line of the opening fence. */
   readonly line: number;
@@ -22,7 +22,7 @@ export interface Snippet {
 }
 
 /** The ```ts blocks of a markdown text, with how each one is marked. */
-export function extractSnippets(file: string, markdown: string): Snippet[] {
+function extractSnippets(file: string, markdown: string): Snippet[] {
   const lines = markdown.split('\n');
   const snippets: Snippet[] = [];
   for (let i = 0; i < lines.length; i++) {
