@@ -62,8 +62,8 @@ import type { SessionRecord } from './session/record.js';
 import type { SessionState } from './session/states.js';
 import {
   applyProxyOption,
+  assertOperationId,
   assertSessionId,
-  isSessionId,
   parseCredentials,
   parseSessionDevice,
   parseSessionLabels,
@@ -343,6 +343,7 @@ export class AuthSessionManager {
    */
   async run<T>(id: string, task: RunTask<T>, options: RunOptions = {}): Promise<T> {
     this.#assertOpen();
+    assertSessionId(id, 'run(id, task): "id"');
     if (typeof task !== 'function')
       throw new AuthSessionError('INVALID_OPTIONS', 'run(id, task): task must be a function');
     validateAuthOptions(options, 'run');
@@ -351,6 +352,7 @@ export class AuthSessionManager {
 
   /** Checks a session now (and refreshes it when needed) without a task; returns the session. */
   async validate(id: string, options: RunOptions = {}): Promise<AuthSessionInfo> {
+    assertSessionId(id, 'validate(id): "id"');
     await this.run(id, () => undefined, { forceCheck: true, ...options });
     return toInfo(await this.#store.require(id));
   }
@@ -358,7 +360,7 @@ export class AuthSessionManager {
   /** The session, or undefined when there is none. Never secrets. */
   async get(id: string): Promise<AuthSessionInfo | undefined> {
     this.#assertOpen();
-    if (!isSessionId(id)) return undefined;
+    assertSessionId(id, 'get(id): "id"');
     const record = await this.#store.read(id);
     return record ? toInfo(record) : undefined;
   }
@@ -396,6 +398,7 @@ export class AuthSessionManager {
    */
   async update(id: string, options: UpdateSessionOptions): Promise<AuthSessionInfo> {
     this.#assertOpen();
+    assertSessionId(id, 'update(id, options): "id"');
     if (typeof options !== 'object' || options === null) {
       throw new AuthSessionError('INVALID_OPTIONS', 'update(id, options): options must be an object');
     }
@@ -437,6 +440,7 @@ export class AuthSessionManager {
   /** Deletes a session and its secrets. Throws `SESSION_NOT_FOUND` when there is none. */
   async delete(id: string): Promise<void> {
     this.#assertOpen();
+    assertSessionId(id, 'delete(id): "id"');
     const current = await this.#store.require(id);
     await this.#store.delete(id);
     (await this.#getCodec()).forget(id);
@@ -512,6 +516,7 @@ export class AuthSessionManager {
    */
   async exportState(id: string): Promise<BrowserState> {
     this.#assertOpen();
+    assertSessionId(id, 'exportState(id): "id"');
     return exportSessionState(this.#lifecycle, id);
   }
 
@@ -583,6 +588,7 @@ export class AuthSessionManager {
    */
   async startUpdate(id: string, options: StartUpdateOptions): Promise<AuthOperation> {
     this.#assertOpen();
+    assertSessionId(id, 'startUpdate(id, options): "id"');
     return this.#operations().startUpdate(id, options);
   }
 
@@ -597,6 +603,7 @@ export class AuthSessionManager {
    */
   async operation(operationId: string, options?: OperationViewOptions): Promise<AuthOperation | undefined> {
     this.#assertOpen();
+    assertOperationId(operationId, 'operation');
     return this.#operations().operation(operationId, options);
   }
 
@@ -611,6 +618,7 @@ export class AuthSessionManager {
    */
   async resume(operationId: string, input: string, options?: ResumeOptions): Promise<void> {
     this.#assertOpen();
+    assertOperationId(operationId, 'resume');
     return this.#operations().resume(operationId, input, options);
   }
 
@@ -625,6 +633,7 @@ export class AuthSessionManager {
    */
   async result(operationId: string, options?: OperationWaitOptions): Promise<AuthSessionInfo> {
     this.#assertOpen();
+    assertOperationId(operationId, 'result');
     return this.#operations().result(operationId, options);
   }
 
@@ -639,6 +648,7 @@ export class AuthSessionManager {
    */
   async cancel(operationId: string, options?: OperationWaitOptions): Promise<AuthOperation> {
     this.#assertOpen();
+    assertOperationId(operationId, 'cancel');
     return this.#operations().cancel(operationId, options);
   }
 
@@ -684,6 +694,7 @@ export class AuthSessionManager {
    */
   async history(id: string, options: HistoryOptions = {}): Promise<HistoryEntry[]> {
     this.#assertOpen();
+    assertSessionId(id, 'history(id): "id"');
     return this.#monitor.history(id, options);
   }
 

@@ -1,6 +1,13 @@
 import type { DeviceProfile } from './browser/provider.js';
 import type { AuthDefinition, AuthOptions, CredentialsAuthDefinition } from './define.js';
 import { AuthSessionError, issuePaths } from './errors.js';
+import {
+  isForbiddenKey,
+  MAX_LABEL_KEY_LENGTH,
+  MAX_LABEL_VALUE_LENGTH,
+  MAX_LABELS,
+  quoteShort,
+} from './input-limits.js';
 import type { SessionCodec } from './lifecycle/codec.js';
 import { type ProxyInput, parseProxy } from './proxy.js';
 import { deviceSchema, type SessionRecord } from './session/record.js';
@@ -62,17 +69,37 @@ export function isSessionId(id: unknown): id is string {
  * assertSessionId('acme-portal');
  * ```
  */
-export function assertSessionId(id: unknown): asserts id is string {
+export function assertSessionId(id: unknown, where = '"id"'): asserts id is string {
   if (!isSessionId(id)) {
     throw new AuthSessionError(
       'INVALID_OPTIONS',
-      '"id" must be 1–128 letters, digits, "_", "." or "-", starting with a letter or digit',
+      `${where} must be a string of 1–128 letters, digits, "_", "." or "-", starting with a letter or digit; got ${quoteShort(id)}`,
     );
   }
 }
 
 /**
- * Labels as stored: an own-keys object of strings, refusing `__proto__`-style names.
+ * Throws `INVALID_OPTIONS` unless `id` is a string of at most 128 characters (an operation id; one that is
+ * well formed but unknown is `OPERATION_NOT_FOUND`, from the operation itself). Never echoes a long id.
+ *
+ * @example
+ * ```ts
+ * assertOperationId(operationId, 'resume');
+ * ```
+ */
+export function assertOperationId(id: unknown, method: string): asserts id is string {
+  if (typeof id !== 'string' || id.length > 128) {
+    throw new AuthSessionError(
+      'INVALID_OPTIONS',
+      `${method}(operationId): "operationId" must be a string of at most 128 characters; got ${quoteShort(id)}`,
+    );
+  }
+}
+
+/**
+ * Labels as stored: an own-keys object of strings, refusing `__proto__`-style names; at most
+ * {@link MAX_LABELS} labels, names of 1–{@link MAX_LABEL_KEY_LENGTH} characters, values of at most
+ * {@link MAX_LABEL_VALUE_LENGTH}.
  *
  * @example
  * ```ts
@@ -85,11 +112,24 @@ export function parseSessionLabels(labels: unknown): Record<string, string> {
     throw new AuthSessionError('INVALID_OPTIONS', '"labels" must be an object of string values');
   }
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(labels)) {
-    if (k === '__proto__' || k === 'constructor' || k === 'prototype' || typeof v !== 'string') {
+  const entries = Object.entries(labels);
+  if (entries.length > MAX_LABELS) {
+    throw new AuthSessionError(
+      'INVALID_OPTIONS',
+      `"labels" has ${entries.length} labels; at most ${MAX_LABELS} are allowed`,
+    );
+  }
+  for (const [k, v] of entries) {
+    if (isForbiddenKey(k) || k.length === 0 || k.length > MAX_LABEL_KEY_LENGTH || typeof v !== 'string') {
       throw new AuthSessionError(
         'INVALID_OPTIONS',
-        `label "${k}" must be a string value with an ordinary name`,
+        `label ${quoteShort(k)} must be a string value with an ordinary name of 1–${MAX_LABEL_KEY_LENGTH} characters`,
+      );
+    }
+    if (v.length > MAX_LABEL_VALUE_LENGTH) {
+      throw new AuthSessionError(
+        'INVALID_OPTIONS',
+        `label ${quoteShort(k)} has a value of ${v.length} characters; at most ${MAX_LABEL_VALUE_LENGTH} are allowed`,
       );
     }
     out[k] = v;
