@@ -2,6 +2,7 @@ import type { DeviceProfile } from './browser/provider.js';
 import type { AuthDefinition, AuthOptions, CredentialsAuthDefinition } from './define.js';
 import { AuthSessionError, issuePaths } from './errors.js';
 import {
+  assertOrdinaryKeys,
   isForbiddenKey,
   MAX_LABEL_KEY_LENGTH,
   MAX_LABEL_VALUE_LENGTH,
@@ -152,6 +153,7 @@ export function parseSessionDevice(device: DeviceProfile | undefined): SessionRe
   }
   if (Object.keys(device).length === 0) return undefined;
   const parsed = deviceSchema.safeParse(device);
+  assertOrdinaryKeys(device, '"device"');
   if (!parsed.success) {
     throw new AuthSessionError('INVALID_OPTIONS', `"device" is invalid at ${issuePaths(parsed.error)}`);
   }
@@ -215,6 +217,12 @@ export function parseCredentials(
   sessionId?: string,
 ): unknown {
   const parsed = auth.credentials.safeParse(value);
+  try {
+    assertOrdinaryKeys(value, 'The credentials');
+  } catch (err) {
+    const message = (err as Error).message;
+    throw new AuthSessionError('INVALID_CREDENTIALS', message, sessionId === undefined ? {} : { sessionId });
+  }
   if (!parsed.success) {
     throw new AuthSessionError(
       'INVALID_CREDENTIALS',

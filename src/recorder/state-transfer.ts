@@ -1,4 +1,5 @@
 import { type BrowserState, browserStateSchema } from '../browser/state.js';
+import { assertStateLimits } from '../browser/state-limits.js';
 import { type AuthDefinition, resolveAuthOptions, validateAuthOptions } from '../define.js';
 import { chooseDevice } from '../device.js';
 import { AuthSessionError, issuePaths } from '../errors.js';
@@ -58,10 +59,12 @@ export interface ImportStateOptions extends SessionPlacementOptions {
  * ```
  */
 export function parseBrowserState(input: unknown): BrowserState {
+  assertStateLimits(input);
   let value = input;
   if (typeof input === 'string') {
     try {
       value = parseJsonSafely(input);
+      assertStateLimits(value);
     } catch {
       // The parser's message quotes the text around the error, which may be a cookie value: not passed on.
       throw new AuthSessionError(

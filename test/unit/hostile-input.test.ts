@@ -105,3 +105,93 @@ describe('labels', () => {
     await h.manager.close();
   });
 });
+
+describe('imported browser state', () => {
+  const cookie = {
+    name: 'sid',
+    value: 'v',
+    domain: 'site.test',
+    path: '/',
+    expires: -1,
+    httpOnly: true,
+    secure: false,
+    sameSite: 'Lax' as const,
+  };
+
+  function deep(levels: number): unknown {
+    let v: unknown = 'leaf';
+    for (let i = 0; i < levels; i++) v = { v };
+    return v;
+  }
+
+  it('a 10,000-deep IndexedDB value is INVALID_OPTIONS, as an object and as text', async () => {
+    const h = harness();
+    const state = {
+      cookies: [cookie],
+      origins: [{ origin: 'https://site.test', localStorage: [], indexedDB: [deep(10_000)] }],
+    };
+    const text = JSON.stringify({ ...state, origins: [] }).replace(
+      '"origins":[]',
+      `"origins":[{"origin":"https://site.test","localStorage":[],"indexedDB":[${'{"v":'.repeat(10_000)}"leaf"${'}'.repeat(10_000)}]}]`,
+    );
+    for (const input of [state, text]) {
+      const err = await rejection(
+        h.manager.importState('site', input as never, { credentials: ALICE, check: false }),
+      );
+      expect({ code: err.code, name: (err as Error).name }).toEqual({
+        code: 'INVALID_OPTIONS',
+        name: 'AuthSessionError',
+      });
+      expect(err.message).toContain('64 levels');
+    }
+    await h.manager.close();
+  });
+
+  it('too many cookies, or too much data, is INVALID_OPTIONS naming the limit', async () => {
+    const h = harness();
+    const many = {
+      cookies: Array.from({ length: 10_001 }, (_, i) => ({ ...cookie, name: `c${i}` })),
+      origins: [],
+    };
+    expect(
+      (await rejection(h.manager.importState('site', many, { credentials: ALICE, check: false }))).message,
+    ).toContain('10001 cookies');
+    const big = { cookies: [{ ...cookie, value: 'x'.repeat(33 * 1024 * 1024) }], origins: [] };
+    expect(
+      (await rejection(h.manager.importState('site', big, { credentials: ALICE, check: false }))).code,
+    ).toBe('INVALID_OPTIONS');
+    await h.manager.close();
+  });
+
+  it('the object form refuses __proto__ and constructor keys anywhere', async () => {
+    const h = harness();
+    for (const text of [
+      `{"cookies":[${JSON.stringify(cookie).slice(0, -1)},"__proto__":{"polluted":true}}],"origins":[]}`,
+      '{"cookies":[],"origins":[{"origin":"https://site.test","localStorage":[],"indexedDB":[{"constructor":{"prototype":1}}]}]}',
+    ]) {
+      const err = await rejection(
+        h.manager.importState('site', JSON.parse(text), { credentials: ALICE, check: false }),
+      );
+      expect(err.code).toBe('INVALID_OPTIONS');
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    await h.manager.close();
+  });
+});
+
+describe('prototype keys in other inputs', () => {
+  it('credentials (INVALID_CREDENTIALS) and device (INVALID_OPTIONS) with a __proto__ key are refused', async () => {
+    const h = harness();
+    const credentials = JSON.parse('{"username":"alice","password":"pw-alice-1","__proto__":{"admin":true}}');
+    const bad = await rejection(h.manager.create('site', { credentials }));
+    expect(bad).toMatchObject({
+      code: 'INVALID_CREDENTIALS',
+      message: expect.stringContaining('"__proto__"'),
+    });
+    const device = JSON.parse('{"locale":"de-DE","__proto__":{"x":1}}');
+    expect((await rejection(h.manager.create('site', { credentials: ALICE, device }))).code).toBe(
+      'INVALID_OPTIONS',
+    );
+    await h.manager.close();
+  });
+});
