@@ -1,5 +1,6 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { UsageError } from './exit-codes.js';
+import { closest, didYouMean } from './suggest.js';
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & { readonly description: string };
 
@@ -31,6 +32,12 @@ const label = {
   description: 'label key=value (repeatable)',
 } as const;
 
+const credentialsFile = {
+  type: 'string',
+  description: 'read the credentials from this JSON file (- for stdin)',
+} as const;
+const credentialsStdin = { type: 'boolean', description: 'read the credentials as JSON from stdin' } as const;
+
 /** Every command, in help order. */
 export const COMMANDS = {
   list: {
@@ -53,6 +60,16 @@ export const COMMANDS = {
     positionals: ['id'],
     options: {},
   },
+  create: {
+    summary: 'log in with credentials and store the session (prompts for each field on a terminal)',
+    positionals: ['auth'],
+    options: {
+      id: { type: 'string', description: 'session id (default: a random UUID)' },
+      label,
+      'credentials-file': credentialsFile,
+      'credentials-stdin': credentialsStdin,
+    },
+  },
   record: {
     summary: 'record a session: a browser opens, a person logs in',
     positionals: ['auth'],
@@ -66,8 +83,8 @@ export const COMMANDS = {
     summary: 'give a session new credentials (prompted on a terminal) or labels',
     positionals: ['id'],
     options: {
-      'credentials-file': { type: 'string', description: 'read the credentials from this JSON file' },
-      'credentials-stdin': { type: 'boolean', description: 'read the credentials as JSON from stdin' },
+      'credentials-file': credentialsFile,
+      'credentials-stdin': credentialsStdin,
       label: { ...label, description: 'set a label key=value (repeatable; merged with the existing ones)' },
       'remove-label': { type: 'string', multiple: true, description: 'remove a label (repeatable)' },
     },
@@ -92,11 +109,20 @@ export const COMMANDS = {
       id: { type: 'string', description: 'session id (an existing one of the same auth gets the state)' },
       label,
       'no-check': { type: 'boolean', description: 'store without checking that the state is logged in' },
+      'credentials-file': {
+        type: 'string',
+        description: 'credentials to log in again with when the imported login ends (credentials auths)',
+      },
     },
   },
   'rotate-key': {
     summary: 'seal every stored secret with the current key (after adding a new key to the keyring)',
     positionals: [],
+    options: {},
+  },
+  completion: {
+    summary: 'print a shell completion script: bash, zsh or fish',
+    positionals: ['shell'],
     options: {},
   },
 } as const satisfies Record<string, CommandSpec>;
@@ -106,7 +132,7 @@ export type CommandName = keyof typeof COMMANDS;
 
 /** A parsed command line. */
 export interface ParsedArgs {
-  /** The command, or undefined for a bare `--help` / `--version`. */
+  /** The command, or undefined for a bare `auth-sessions`, `--help` or `--version`. */
   readonly command: CommandName | undefined;
   readonly positionals: Readonly<Record<string, string>>;
   readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>;
@@ -137,12 +163,12 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
   }
   if (first === undefined) {
     const { values } = strictParse(argv, { version: ALL_OPTIONS.version!, ...GLOBAL_OPTIONS });
-    if (values.help || values.version) {
-      return { command: undefined, positionals: {}, values, version: values.version === true };
-    }
-    throw new UsageError('Missing command');
+    // A bare `auth-sessions` shows the help.
+    return { command: undefined, positionals: {}, values, version: values.version === true };
   }
-  if (!Object.hasOwn(COMMANDS, first)) throw new UsageError(`Unknown command "${first}"`);
+  if (!Object.hasOwn(COMMANDS, first)) {
+    throw new UsageError(`Unknown command "${first}".${didYouMean(closest(first, Object.keys(COMMANDS)))}`);
+  }
   const command = first as CommandName;
   const spec: CommandSpec = COMMANDS[command];
   const { values, positionals } = strictParse(argv, { ...GLOBAL_OPTIONS, ...spec.options });
@@ -170,7 +196,10 @@ function strictParse(argv: readonly string[], options: Record<string, OptionSpec
     return { values: values as ParsedArgs['values'], positionals };
   } catch (err) {
     // Node's messages are good ("Unknown option '--x'"), minus the advice about "--" for positionals.
-    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+    const message = (err as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    const unknown = /^Unknown option '--([^'=]+)/.exec(message)?.[1];
+    const suggestion = unknown === undefined ? undefined : closest(unknown, Object.keys(options));
+    throw new UsageError(`${message}${didYouMean(suggestion === undefined ? undefined : `--${suggestion}`)}`);
   }
 }
 

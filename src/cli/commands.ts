@@ -6,6 +6,7 @@ import type { AuthSessionInfo } from '../session/info.js';
 import { parseJsonSafely } from '../session/record.js';
 import { SESSION_STATES, type SessionState } from '../session/states.js';
 import { type CommandName, parseCount, parseDuration, parseLabels } from './args.js';
+import { completionScript } from './completion.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import {
   formatAge,
@@ -18,7 +19,7 @@ import {
   stateStyle,
   table,
 } from './output.js';
-import { confirm, type InStream, promptHidden } from './prompt.js';
+import { confirm, type InStream, promptHidden, promptVisible } from './prompt.js';
 
 /** Where the CLI reads and writes, and what it runs in (process streams, or test doubles). */
 export interface CliIo {
@@ -257,40 +258,104 @@ const recordCommand: Command = async (ctx) => {
   return EXIT.OK;
 };
 
-async function promptCredentials(ctx: CommandContext, auth: string): Promise<unknown> {
+async function promptCredentials(
+  ctx: CommandContext,
+  auth: string,
+  what = 'New credentials',
+): Promise<unknown> {
   const fields = ctx.manager.describeAuth(auth).credentialFields;
-  note(ctx, `New credentials for "${auth}" (typing is not shown):`);
-  if (!fields)
+  if (!fields) {
+    note(ctx, `${what} for "${auth}" (typing is not shown):`);
     return parseJsonInput(
       await promptHidden(ctx.io.stdin, ctx.io.stderr, '  credentials as JSON: '),
       'The answer',
     );
-  const credentials: Record<string, string> = {};
+  }
+  note(ctx, `${what} for "${auth}" (secrets are typed without echo):`);
+  const credentials: Record<string, unknown> = {};
   for (const field of fields) {
     const question = `  ${field.name}${field.optional ? ' (optional, Enter to skip)' : ''}: `;
-    const answer = await promptHidden(ctx.io.stdin, ctx.io.stderr, question);
-    if (answer !== '' || !field.optional) credentials[field.name] = answer;
+    const ask = field.secret ? promptHidden : promptVisible;
+    const answer = await ask(ctx.io.stdin, ctx.io.stderr, question);
+    if (answer !== '' || !field.optional) credentials[field.name] = typedAnswer(answer, field.type);
   }
   return credentials;
 }
 
-const updateCommand: Command = async (ctx) => {
-  const id = ctx.positionals.id!;
+/** A prompted answer as the schema's type wants it (`42` for a number field); else the text. */
+function typedAnswer(answer: string, type: string | undefined): unknown {
+  if ((type === 'number' || type === 'integer') && answer.trim() !== '' && Number.isFinite(Number(answer))) {
+    return Number(answer);
+  }
+  if (type === 'boolean' && /^(true|false)$/i.test(answer.trim()))
+    return answer.trim().toLowerCase() === 'true';
+  return answer;
+}
+
+function hasTerminal(ctx: CommandContext): boolean {
+  return ctx.io.stdin.isTTY === true && typeof ctx.io.stdin.setRawMode === 'function';
+}
+
+/** Credentials from --credentials-file / --credentials-stdin, or undefined when neither was given. */
+async function credentialsFromOptions(ctx: CommandContext, command: string): Promise<unknown> {
   const file = str(ctx, 'credentials-file');
   const fromStdin = ctx.values['credentials-stdin'] === true;
   if (file !== undefined && fromStdin) {
-    throw new UsageError('update: give --credentials-file or --credentials-stdin, not both');
+    throw new UsageError(`${command}: give --credentials-file or --credentials-stdin, not both`);
   }
+  if (file !== undefined) {
+    return parseJsonInput(await readInput(ctx, file, 'credentials file'), file === '-' ? 'stdin' : file);
+  }
+  if (fromStdin) return parseJsonInput(await readAll(ctx.io.stdin, 'stdin'), 'stdin');
+  return undefined;
+}
+
+const createCommand: Command = async (ctx) => {
+  const auth = ctx.positionals.auth!;
+  const id = str(ctx, 'id');
+  const labels = parseLabels(list(ctx, 'label'));
+  const description = ctx.manager.describeAuth(auth);
+  if (description.type !== 'credentials') {
+    throw new UsageError(
+      `Auth "${auth}" is recorder-based: a person logs in by hand ("auth-sessions record ${auth}")`,
+    );
+  }
+  let credentials = await credentialsFromOptions(ctx, 'create');
+  if (credentials === undefined) {
+    if (!hasTerminal(ctx)) {
+      throw new UsageError(
+        'create: give --credentials-file <file> or --credentials-stdin (no terminal to prompt on)',
+      );
+    }
+    credentials = await promptCredentials(ctx, auth, 'Credentials');
+  }
+  const progress = new Progress(ctx.io.stderr, 'Logging in…', { spin: true });
+  let info: AuthSessionInfo;
+  try {
+    info = await ctx.manager.create(auth, {
+      credentials,
+      ...(id === undefined ? {} : { id }),
+      ...(Object.keys(labels).length ? { labels } : {}),
+      signal: ctx.io.signal,
+    });
+  } finally {
+    progress.done();
+  }
+  if (ctx.json) emitJson(ctx, info);
+  else out(ctx, sessionLine(ctx, info, 'created'));
+  return EXIT.OK;
+};
+
+const updateCommand: Command = async (ctx) => {
+  const id = ctx.positionals.id!;
   const set = parseLabels(list(ctx, 'label'));
   const remove = list(ctx, 'remove-label') ?? [];
   const changesLabels = Object.keys(set).length > 0 || remove.length > 0;
   const current = await ctx.manager.get(id);
   if (!current) throw notFound(id);
-  let credentials: unknown;
-  if (file !== undefined) credentials = parseJsonInput(await readInput(ctx, file, 'credentials file'), file);
-  else if (fromStdin) credentials = parseJsonInput(await readAll(ctx.io.stdin, 'stdin'), 'stdin');
-  else if (!changesLabels) {
-    if (ctx.io.stdin.isTTY !== true || typeof ctx.io.stdin.setRawMode !== 'function') {
+  let credentials = await credentialsFromOptions(ctx, 'update');
+  if (credentials === undefined && !changesLabels) {
+    if (!hasTerminal(ctx)) {
       throw new UsageError(
         'update: nothing to change; give --credentials-file <file>, --credentials-stdin or --label (no terminal to prompt on)',
       );
@@ -374,7 +439,12 @@ const importCommand: Command = async (ctx) => {
   const file = ctx.positionals.file!;
   const id = str(ctx, 'id');
   const labels = parseLabels(list(ctx, 'label'));
+  const credentialsFile = str(ctx, 'credentials-file');
+  if (credentialsFile === '-' && file === '-') {
+    throw new UsageError('import: the state and the credentials cannot both come from stdin');
+  }
   const state = parseJsonInput(await readInput(ctx, file, 'state file'), file === '-' ? 'stdin' : file);
+  const credentials = await credentialsFromOptions(ctx, 'import');
   const info = await ctx.manager.importState(
     auth,
     state as Parameters<AuthSessionManager['importState']>[1],
@@ -382,6 +452,7 @@ const importCommand: Command = async (ctx) => {
       ...(id === undefined ? {} : { id }),
       ...(Object.keys(labels).length ? { labels } : {}),
       ...(ctx.values['no-check'] === true ? { check: false } : {}),
+      ...(credentials === undefined ? {} : { credentials }),
       signal: ctx.io.signal,
     },
   );
@@ -422,10 +493,15 @@ export const COMMAND_HANDLERS: Readonly<Record<CommandName, Command>> = {
   list: listCommand,
   show: showCommand,
   validate: validateCommand,
+  create: createCommand,
   record: recordCommand,
   update: updateCommand,
   delete: deleteCommand,
   export: exportCommand,
   import: importCommand,
   'rotate-key': rotateKeyCommand,
+  completion: async (ctx) => {
+    ctx.io.stdout.write(completionScript(ctx.positionals.shell!));
+    return EXIT.OK;
+  },
 };

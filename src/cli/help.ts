@@ -53,6 +53,7 @@ ${optionLines(GLOBAL_OPTIONS).join('\n')}
   -V, --version                  print the version
 
 Run "auth-sessions <command> --help" for the options of a command.
+Shell completion: eval "$(auth-sessions completion bash)" (or zsh; fish: auth-sessions completion fish | source).
 
 ${EXIT_CODES}
 `;
@@ -70,6 +71,6 @@ ${own.length ? `\nOptions:\n${own.join('\n')}\n` : ''}
 Global options:
 ${optionLines(GLOBAL_OPTIONS).join('\n')}
 
-${EXIT_CODES}
+Exit codes: see "auth-sessions --help".
 `;
 }

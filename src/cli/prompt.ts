@@ -22,6 +22,11 @@ export function promptHidden(input: InStream, output: OutStream, question: strin
   return readKeys(input, output, question, false);
 }
 
+/** Asks a question on a terminal and reads the answer, echoed (for what is not a secret: a user name). */
+export function promptVisible(input: InStream, output: OutStream, question: string): Promise<string> {
+  return readKeys(input, output, question, true);
+}
+
 /** Asks a yes/no question on a terminal (echoed); true only for `y` or `yes`. */
 export async function confirm(input: InStream, output: OutStream, question: string): Promise<boolean> {
   const answer = await readKeys(input, output, `${question} [y/N] `, true);

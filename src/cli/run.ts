@@ -1,6 +1,7 @@
 import type { AuthSessionManager } from '../manager.js';
 import { type COMMANDS, type ParsedArgs, parseCommandLine } from './args.js';
 import { type CliIo, COMMAND_HANDLERS } from './commands.js';
+import { completionScript } from './completion.js';
 import { findConfig, loadManager } from './config.js';
 import { ConfigError, EXIT, exitCodeFor, UsageError } from './exit-codes.js';
 import { commandHelp, mainHelp, version } from './help.js';
@@ -35,6 +36,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return EXIT.OK;
   }
   const command = parsed.command;
+  if (command === 'completion') {
+    // Needs no manager: works outside a project, where shells load it.
+    try {
+      io.stdout.write(completionScript(parsed.positionals.shell!));
+      return EXIT.OK;
+    } catch (err) {
+      return report(err, io, jsonRequested, false, errPaint, command);
+    }
+  }
   const json = parsed.values.json === true;
   const verbose = parsed.values.verbose === true;
   const flags = { color: parsed.values.color === true, noColor: parsed.values['no-color'] === true };

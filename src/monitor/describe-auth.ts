@@ -1,3 +1,4 @@
+import { toJSONSchema, type ZodType } from 'zod';
 import type { AuthDefinition } from '../define.js';
 
 /**
@@ -5,13 +6,20 @@ import type { AuthDefinition } from '../define.js';
  *
  * @example
  * ```ts
- * const field: CredentialField = { name: 'totpSecret', optional: true };
+ * const field: CredentialField = { name: 'totpSecret', optional: true, secret: true, type: 'string' };
  * ```
  */
 export interface CredentialField {
   readonly name: string;
   /** The schema accepts the credentials without this field. */
   readonly optional: boolean;
+  /**
+   * Typed without echo when prompted: the schema marks it `writeOnly` (zod: `.meta({ writeOnly: true })`)
+   * or its name says so (password, secret, token, key, code, pin…).
+   */
+  readonly secret: boolean;
+  /** The JSON Schema type of the field, when it is a plain one. */
+  readonly type?: 'string' | 'number' | 'integer' | 'boolean';
 }
 
 /**
@@ -38,10 +46,40 @@ export function describeAuth(auth: AuthDefinition): AuthDescription {
   if (auth.type === 'recorder') return { name: auth.name, type: 'recorder', startUrl: auth.startUrl };
   const shape = (auth.credentials as { shape?: unknown }).shape;
   if (typeof shape !== 'object' || shape === null) return { name: auth.name, type: 'credentials' };
+  const json = jsonProperties(auth.credentials);
   const credentialFields = Object.entries(
     shape as Record<string, { safeParse?: (v: unknown) => unknown }>,
-  ).map(([name, field]) => ({ name, optional: acceptsUndefined(field) }));
+  ).map(([name, field]): CredentialField => {
+    const property = json?.[name];
+    const type = PLAIN_TYPES.find((t) => t === property?.type);
+    return {
+      name,
+      optional: acceptsUndefined(field),
+      secret: property?.writeOnly === true || SECRET_NAME.test(name),
+      ...(type === undefined ? {} : { type }),
+    };
+  });
   return { name: auth.name, type: 'credentials', credentialFields };
+}
+
+const PLAIN_TYPES = ['string', 'number', 'integer', 'boolean'] as const;
+const SECRET_NAME = /pass|secret|token|key|code|pin|otp|cookie|credential/i;
+
+interface JsonProperty {
+  readonly type?: unknown;
+  readonly writeOnly?: unknown;
+}
+
+/** The properties of the credentials schema as JSON Schema (zod 4), or undefined when it cannot say. */
+function jsonProperties(schema: unknown): Readonly<Record<string, JsonProperty>> | undefined {
+  try {
+    const json = toJSONSchema(schema as ZodType, { io: 'input', unrepresentable: 'any' }) as {
+      properties?: Record<string, JsonProperty>;
+    };
+    return json.properties;
+  } catch {
+    return undefined;
+  }
 }
 
 function acceptsUndefined(field: { safeParse?: (v: unknown) => unknown }): boolean {

@@ -1,11 +1,15 @@
 /** The CLI's terminal pieces in-process: hidden prompt, confirmation, progress, colours, parsing, exit codes. */
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { parseCommandLine, parseDuration, parseLabels } from '../../src/cli/args.js';
 import { EXIT, exitCodeFor, InterruptedError, UsageError } from '../../src/cli/exit-codes.js';
 import { formatAge, formatDuration, Progress, painter, table, useColor } from '../../src/cli/output.js';
 import { confirm, promptHidden } from '../../src/cli/prompt.js';
+import { closest, editDistance } from '../../src/cli/suggest.js';
+import { defineAuth } from '../../src/define.js';
 import { AuthSessionError } from '../../src/errors.js';
+import { describeAuth } from '../../src/monitor/describe-auth.js';
 
 class FakeTty extends EventEmitter {
   readonly isTTY = true;
@@ -201,5 +205,48 @@ describe('exit codes', () => {
     expect(exitCodeFor(new Error('bug'), false)).toBe(EXIT.FAILURE);
     // A copy of the library loaded by the config throws its own AuthSessionError class: codes still map.
     expect(exitCodeFor(Object.assign(new Error('x'), { code: 'SESSION_EXPIRED' }), false)).toBe(EXIT.EXPIRED);
+  });
+});
+
+describe('did you mean', () => {
+  it('measures typos (a swap of two letters is one edit) and suggests only close words', () => {
+    expect(editDistance('list', 'list')).toBe(0);
+    expect(editDistance('lst', 'list')).toBe(1);
+    expect(editDistance('lsit', 'list')).toBe(1);
+    expect(editDistance('', 'abc')).toBe(3);
+    const commands = ['list', 'show', 'validate', 'create', 'record', 'update', 'delete', 'rotate-key'];
+    expect(closest('lst', commands)).toBe('list');
+    expect(closest('valdiate', commands)).toBe('validate');
+    expect(closest('rotatekey', commands)).toBe('rotate-key');
+    expect(closest('val', commands)).toBe('validate');
+    expect(closest('frob', commands)).toBeUndefined();
+    expect(closest('x', commands)).toBeUndefined();
+  });
+});
+
+describe('credential fields for prompts', () => {
+  it('come from the zod schema: optional, secret (by writeOnly or by name) and type', () => {
+    const auth = defineAuth({
+      name: 'crm',
+      type: 'credentials',
+      credentials: z.object({
+        username: z.string(),
+        password: z.string(),
+        passphrase: z.string().optional(),
+        tenant: z.string().meta({ writeOnly: true }),
+        shard: z.number().int().optional(),
+        sso: z.boolean().optional(),
+      }),
+      create: async () => {},
+      check: async () => true,
+    });
+    expect(describeAuth(auth).credentialFields).toEqual([
+      { name: 'username', optional: false, secret: false, type: 'string' },
+      { name: 'password', optional: false, secret: true, type: 'string' },
+      { name: 'passphrase', optional: true, secret: true, type: 'string' },
+      { name: 'tenant', optional: false, secret: true, type: 'string' },
+      { name: 'shard', optional: true, secret: false, type: 'integer' },
+      { name: 'sso', optional: true, secret: false, type: 'boolean' },
+    ]);
   });
 });

@@ -82,7 +82,7 @@ export default async function makeManager() {
 }
 `;
 
-const SEED = `import makeManager from './auth-sessions.config.mjs.js';
+const SEED = `import makeManager from './auth-sessions.config.mjs';
 const m = await makeManager();
 await m.create('crm', { id: 'alice-1', credentials: { username: 'alice', password: 'alice-pw-1' }, labels: { team: 'ops' } });
 await m.create('crm', { id: 'bob-1', credentials: { username: 'bob', password: 'nope' }, labels: { team: 'sales' } }).catch(() => {});
@@ -223,6 +223,11 @@ describe('usage', () => {
     const cmdHelp = await run(['update', '--help']);
     expect(cmdHelp.code).toBe(0);
     expect(cmdHelp.stdout).toContain('--credentials-file');
+    // The exit-code table once, in the top-level help only.
+    expect(cmdHelp.stdout).not.toContain('130');
+    expect(cmdHelp.stdout).toContain('Exit codes: see "auth-sessions --help"');
+    // A bare command is the help, not an error.
+    expect(await run([])).toEqual({ code: 0, stdout: help.stdout, stderr: '' });
     const version = await run(['--version']);
     expect(version).toMatchObject({
       code: 0,
@@ -230,9 +235,13 @@ describe('usage', () => {
     });
 
     for (const [args, message] of [
-      [[], 'Missing command'],
-      [['frob'], 'Unknown command "frob"'],
+      [['frob'], 'Unknown command "frob".'],
+      [['lst'], 'Unknown command "lst". Did you mean "list"?'],
+      [['valdiate', 'x'], 'Did you mean "validate"?'],
       [['list', '--bogus'], "Unknown option '--bogus'"],
+      [['list', '--lable', 'a=b'], 'Did you mean "--label"?'],
+      [['update', 'x', '--credentials-fil', 'f'], 'Did you mean "--credentials-file"?'],
+      [['completion', 'bsh'], 'Did you mean "bash"?'],
       [['show'], 'missing <id>'],
       [['show', 'a', 'b'], 'unexpected argument "b"'],
       [['list', '--state', 'sleepy'], '--state must be one of'],
@@ -249,7 +258,7 @@ describe('usage', () => {
     const asJson = await run(['frob', '--json']);
     expect(asJson.code).toBe(2);
     expect(json(asJson)).toEqual({
-      error: { code: 'USAGE', message: 'Unknown command "frob"', exitCode: 2 },
+      error: { code: 'USAGE', message: 'Unknown command "frob".', exitCode: 2 },
     });
   });
 
@@ -449,14 +458,113 @@ describe('validate and update', () => {
         { ALICE_PASSWORD: 'Typed-at-the-prompt' },
       );
       expect(code).toBe(0);
-      expect(output).toContain('New credentials for "crm" (typing is not shown)');
+      expect(output).toContain('New credentials for "crm" (secrets are typed without echo)');
       expect(output).toContain('updated');
       expect(output).not.toContain('Typed-at-the-prompt');
-      expect(output).not.toMatch(/username: alice/);
+      // The user name is no secret: it is echoed; the password is not.
+      expect(output).toMatch(/username: alice/);
       // On a terminal there are colours.
       expect(output).toContain('\u001b[32m');
     },
   );
+});
+
+describe('create', () => {
+  it('create logs in with credentials from a file or stdin, with an id and labels', async () => {
+    await writeFile(join(proj, 'carol.json'), JSON.stringify({ username: 'carol', password: 'carol-pw-1' }));
+    const created = await run([
+      'create',
+      'crm',
+      '--id',
+      'carol-1',
+      '--label',
+      'team=ops',
+      '--credentials-file',
+      'carol.json',
+    ]);
+    expect(created.code).toBe(0);
+    expect(created.stdout).toContain('✔ created carol-1 (crm): active  team=ops');
+    expect(created.stdout + created.stderr).not.toContain('carol-pw-1');
+    const viaStdin = await run(['create', 'crm', '--credentials-stdin', '--json'], {
+      input: JSON.stringify({ username: 'carol', password: 'carol-pw-1' }),
+    });
+    expect(json(viaStdin)).toMatchObject({ auth: 'crm', type: 'credentials', state: 'active' });
+    expect(json(await run(['show', 'carol-1', '--json']))).toMatchObject({
+      session: { state: 'active', labels: { team: 'ops' } },
+    });
+  });
+
+  it('create refuses a wrong password, a wrong shape, a recorder auth and a missing source of credentials', async () => {
+    await writeFile(
+      join(proj, 'carol-wrong.json'),
+      JSON.stringify({ username: 'carol', password: 'Nope-pw-9' }),
+    );
+    const wrong = await run(['create', 'crm', '--id', 'carol-x', '--credentials-file', 'carol-wrong.json']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('(CREATE_FAILED)');
+    expect(wrong.stdout + wrong.stderr).not.toContain('Nope-pw-9');
+    await writeFile(join(proj, 'carol-shape.json'), JSON.stringify({ username: 'carol' }));
+    const shape = await run(['create', 'crm', '--credentials-file', 'carol-shape.json']);
+    expect(shape.code).toBe(2);
+    expect(shape.stderr).toContain('(INVALID_CREDENTIALS)');
+    const recorder = await run(['create', 'portal', '--credentials-file', 'carol.json']);
+    expect(recorder.code).toBe(2);
+    expect(recorder.stderr).toContain('auth-sessions record portal');
+    const none = await run(['create', 'crm']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('no terminal to prompt on');
+    expect((await run(['create', 'nope', '--credentials-file', 'carol.json'])).code).toBe(3);
+  });
+
+  it.skipIf(!HAS_SCRIPT)(
+    'create on a terminal asks for each field of the schema; the password is typed without echo',
+    async () => {
+      const { code, output } = await runPty('create crm --id carol-pty', [
+        [/username: $/, 'carol\r'],
+        [/password: $/, 'carol-pw-1\r'],
+      ]);
+      expect(code).toBe(0);
+      expect(output).toContain('Credentials for "crm" (secrets are typed without echo)');
+      expect(output).toMatch(/username: carol/);
+      expect(output).not.toContain('carol-pw-1');
+      expect(output).toContain('created');
+      expect(json(await run(['show', 'carol-pty', '--json']))).toMatchObject({
+        session: { state: 'active' },
+      });
+    },
+  );
+});
+
+describe('completion', () => {
+  it('prints a script for bash, zsh and fish, outside any project', async () => {
+    const empty = join(tmp, 'no-project');
+    await mkdir(empty, { recursive: true });
+    const bash = await run(['completion', 'bash'], { cwd: empty });
+    expect(bash.code).toBe(0);
+    expect(spawnSync('bash', ['-n'], { input: bash.stdout }).status).toBe(0);
+    const complete = (line: string) => {
+      const words = line.split(' ');
+      const script = `${bash.stdout}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _auth_sessions; printf '%s\\n' "\${COMPREPLY[@]}"`;
+      return spawnSync('bash', ['-c', script], { encoding: 'utf8', cwd: empty }).stdout.trim().split('\n');
+    };
+    expect(complete('auth-sessions li')).toEqual(['list']);
+    expect(complete('auth-sessions cr')).toEqual(['create']);
+    expect(complete('auth-sessions create crm --cred').sort()).toEqual([
+      '--credentials-file',
+      '--credentials-stdin',
+    ]);
+
+    const zsh = await run(['completion', 'zsh'], { cwd: empty });
+    expect(zsh.code).toBe(0);
+    expect(zsh.stdout).toContain('#compdef auth-sessions');
+    expect(zsh.stdout).toContain("'create:log in with credentials");
+    const fish = await run(['completion', 'fish'], { cwd: empty });
+    expect(fish.code).toBe(0);
+    expect(fish.stdout).toContain("complete -c auth-sessions -n '__fish_use_subcommand' -a rotate-key");
+    expect(fish.stdout).toContain("-n '__fish_seen_subcommand_from create' -l credentials-file -r");
+    // The summary of export has an apostrophe: quoted, not cutting the line short.
+    expect(fish.stdout).toContain("-a export -d 'write a session\\'s browser state");
+  });
 });
 
 describe('delete', () => {
@@ -545,6 +653,37 @@ describe('export and import', () => {
     const unknownAuth = await run(['import', 'nope', 'state.json']);
     expect(unknownAuth.code).toBe(3);
     expect(unknownAuth.stderr).toContain('(UNKNOWN_AUTH)');
+  });
+
+  it('import for a credentials auth takes --credentials-file, so the session can log in again later', async () => {
+    const refused = await run(['import', 'crm', 'state.json', '--id', 'imp-crm', '--no-check']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('pass "credentials"');
+    await writeFile(join(proj, 'alice.json'), JSON.stringify({ username: 'alice', password: 'alice-pw-1' }));
+    const imported = await run([
+      'import',
+      'crm',
+      'state.json',
+      '--id',
+      'imp-crm',
+      '--no-check',
+      '--credentials-file',
+      'alice.json',
+      '--json',
+    ]);
+    expect(json(imported)).toMatchObject({
+      id: 'imp-crm',
+      auth: 'crm',
+      type: 'credentials',
+      state: 'active',
+    });
+    // This process's fake site never issued the imported cookie: the check fails, and the stored
+    // credentials log in again.
+    const validated = await run(['validate', 'imp-crm', '--json']);
+    expect(json(validated)).toMatchObject({ id: 'imp-crm', state: 'active' });
+    const stdinTwice = await run(['import', 'crm', '-', '--credentials-file', '-']);
+    expect(stdinTwice.code).toBe(2);
+    expect(stdinTwice.stderr).toContain('cannot both come from stdin');
   });
 });
 
@@ -643,7 +782,7 @@ describe('TypeScript config', () => {
     await writeFile(
       join(dir, 'auth-sessions.config.ts'),
       `import type { AuthSessionManager } from 'auth-sessions';
-import makeManager from '../project/auth-sessions.config.mjs.js';
+import makeManager from '../project/auth-sessions.config.mjs';
 const manager: Promise<AuthSessionManager> = makeManager();
 export default (): Promise<AuthSessionManager> => manager;
 `,

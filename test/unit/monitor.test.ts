@@ -710,8 +710,8 @@ describe('describeAuth', () => {
       name: 'site',
       type: 'credentials',
       credentialFields: [
-        { name: 'username', optional: false },
-        { name: 'password', optional: false },
+        { name: 'username', optional: false, secret: false, type: 'string' },
+        { name: 'password', optional: false, secret: true, type: 'string' },
       ],
     });
     expect(() => h!.manager.describeAuth('nope')).toThrow(expect.objectContaining({ code: 'UNKNOWN_AUTH' }));
