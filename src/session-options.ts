@@ -11,6 +11,7 @@ import {
 } from './input-limits.js';
 import type { SessionCodec } from './lifecycle/codec.js';
 import { type ProxyInput, parseProxy } from './proxy.js';
+import type { EditedFields } from './session/changes.js';
 import { deviceSchema, type SessionRecord } from './session/record.js';
 
 // The session options that create, update, record and import share, and their validation.
@@ -112,7 +113,6 @@ export function parseSessionLabels(labels: unknown): Record<string, string> {
   if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
     throw new AuthSessionError('INVALID_OPTIONS', '"labels" must be an object of string values');
   }
-  const out: Record<string, string> = {};
   const entries = Object.entries(labels);
   if (entries.length > MAX_LABELS) {
     throw new AuthSessionError(
@@ -120,6 +120,7 @@ export function parseSessionLabels(labels: unknown): Record<string, string> {
       `"labels" has ${entries.length} labels; at most ${MAX_LABELS} are allowed`,
     );
   }
+  const out: Record<string, string> = {};
   for (const [k, v] of entries) {
     if (isForbiddenKey(k) || k.length === 0 || k.length > MAX_LABEL_KEY_LENGTH || typeof v !== 'string') {
       throw new AuthSessionError(
@@ -152,8 +153,8 @@ export function parseSessionDevice(device: DeviceProfile | undefined): SessionRe
     throw new AuthSessionError('INVALID_OPTIONS', '"device" must be an object');
   }
   if (Object.keys(device).length === 0) return undefined;
-  const parsed = deviceSchema.safeParse(device);
   assertOrdinaryKeys(device, '"device"');
+  const parsed = deviceSchema.safeParse(device);
   if (!parsed.success) {
     throw new AuthSessionError('INVALID_OPTIONS', `"device" is invalid at ${issuePaths(parsed.error)}`);
   }
@@ -216,13 +217,13 @@ export function parseCredentials(
   value: unknown,
   sessionId?: string,
 ): unknown {
-  const parsed = auth.credentials.safeParse(value);
   try {
     assertOrdinaryKeys(value, 'The credentials');
   } catch (err) {
     const message = (err as Error).message;
     throw new AuthSessionError('INVALID_CREDENTIALS', message, sessionId === undefined ? {} : { sessionId });
   }
+  const parsed = auth.credentials.safeParse(value);
   if (!parsed.success) {
     throw new AuthSessionError(
       'INVALID_CREDENTIALS',
@@ -234,24 +235,26 @@ export function parseCredentials(
 }
 
 /**
- * Applies the `proxy` option of create, update, record or import to a record being written: `null` removes
- * the session's proxy, a proxy replaces it (its server in the clear, the whole of it sealed), undefined keeps
- * it. Throws `INVALID_OPTIONS` for a proxy that does not parse.
+ * The fields an `update` (or `record`/`importState` over an existing session) sets, validated, with the proxy
+ * sealed: labels and device replaced as given, the proxy replaced (`null` removes it).
+ *
+ * @example
+ * ```ts
+ * await lifecycle.commit(id, editFields(id, editedFields(options, codec, id)));
+ * ```
  */
-export function applyProxyOption(
-  changes: Partial<SessionRecord>,
-  sealed: SessionRecord['sealed'],
-  proxy: ProxyInput | null | undefined,
+export function editedFields(
+  options: { readonly labels?: unknown; readonly device?: unknown; readonly proxy?: ProxyInput | null },
   codec: Pick<SessionCodec, 'seal'>,
   id: string,
-): void {
-  if (proxy === undefined) return;
-  if (proxy === null) {
-    changes.proxy = undefined;
-    delete sealed.proxy;
-    return;
+): EditedFields {
+  const fields: { -readonly [K in keyof EditedFields]: EditedFields[K] } = {};
+  if (options.labels !== undefined) fields.labels = parseSessionLabels(options.labels);
+  if (options.device !== undefined) fields.device = parseSessionDevice(options.device as DeviceProfile);
+  if (options.proxy === null) fields.proxy = null;
+  else if (options.proxy !== undefined) {
+    const settings = parseProxy(options.proxy);
+    fields.proxy = { clear: { server: settings.server }, sealed: codec.seal(id, 'proxy', settings) };
   }
-  const settings = parseProxy(proxy);
-  changes.proxy = { server: settings.server };
-  sealed.proxy = codec.seal(id, 'proxy', settings);
+  return fields;
 }

@@ -2,7 +2,6 @@ import type { InputRequest } from '../define.js';
 import { durationOption } from '../duration.js';
 import { AuthSessionError } from '../errors.js';
 import type { SessionRecord } from '../session/record.js';
-import type { SessionStore } from '../store/session-store.js';
 
 /** How long a login waits for an answer to one `requestInput` before `INPUT_TIMEOUT`: 5 minutes. */
 export const DEFAULT_INPUT_TIMEOUT_MS = 5 * 60_000;
@@ -113,52 +112,18 @@ export function assertInputTimeout(value: unknown, where: string): asserts value
 }
 
 /**
- * Shows a pending request on the session record being logged in (`state: 'pending'`, `input`,
- * `operationId`), so `manager.get()` tells what the login waits for. A fenced write (the record must still
- * be at `record.revision`); resolves with the record as written, whose `revision` the login carries on with.
- * The login's final write (active, failed, restored or deleted) drops the request again.
+ * The input request as shown on the pending record (and by `get()`): kind and message only, never an answer.
  *
  * @example
  * ```ts
- * const shown = await showInputRequest(store, pending, { id, kind: 'otp', message: 'Code?' }, operationId);
+ * await lifecycle.commit(id, showInput(loginId, shownRequest(request), operationId));
  * ```
  */
-export async function showInputRequest(
-  store: SessionStore,
-  record: SessionRecord,
-  request: PendingInputRequest,
-  operationId: string | undefined,
-  now: string,
-): Promise<SessionRecord> {
-  const shown: SessionRecord = {
-    ...record,
-    input: {
-      id: request.id,
-      kind: request.kind,
-      message: request.message,
-      ...(request.choices === undefined ? {} : { choices: [...request.choices] }),
-    },
-    ...(operationId === undefined ? {} : { operationId }),
-    revision: record.revision + 1,
-    updatedAt: now,
+export function shownRequest(request: PendingInputRequest): NonNullable<SessionRecord['input']> {
+  return {
+    id: request.id,
+    kind: request.kind,
+    message: request.message,
+    ...(request.choices === undefined ? {} : { choices: [...request.choices] }),
   };
-  return store.write(shown, { revision: record.revision });
-}
-
-/**
- * Removes the request shown by {@link showInputRequest} once it is answered (a fenced write, like it).
- *
- * @example
- * ```ts
- * await clearInputRequest(store, pending, new Date().toISOString());
- * ```
- */
-export async function clearInputRequest(
-  store: SessionStore,
-  record: SessionRecord,
-  now: string,
-): Promise<SessionRecord> {
-  const { input: _input, operationId: _operationId, ...rest } = record;
-  const cleared: SessionRecord = { ...rest, revision: record.revision + 1, updatedAt: now };
-  return store.write(cleared, { revision: record.revision });
 }

@@ -7,11 +7,10 @@ import type { BrowserState } from '../browser/state.js';
 import { resolveWarmContexts, type WarmContextsInput, WarmLease, WarmPool } from '../browser/warm-pool.js';
 import {
   assertValidAnswer,
-  clearInputRequest,
   type PendingInputRequest,
   parseInputRequest,
   resolveInputTimeout,
-  showInputRequest,
+  shownRequest,
 } from '../challenges/input.js';
 import type { Clock } from '../clock.js';
 import {
@@ -22,14 +21,14 @@ import {
   type InputRequest,
   resolveAuthOptions,
 } from '../define.js';
-import { AuthSessionError, AuthSessionInvalidError, isAuthSessionError, issuePaths } from '../errors.js';
+import { AuthSessionError, AuthSessionInvalidError, issuePaths } from '../errors.js';
 import type { AuthSessionLock } from '../lock/lock.js';
 import { type EventBus, summariseError } from '../monitor/events.js';
 import { resolveProxy, watchProxyAuth } from '../proxy.js';
+import { afterRun, type Change, clearInput, expired, refreshed, showInput } from '../session/changes.js';
 import { type AuthSessionInfo, toInfo } from '../session/info.js';
 import type { SessionRecord } from '../session/record.js';
-import { assertTransition } from '../session/states.js';
-import type { SessionStore } from '../store/session-store.js';
+import type { ChangeResult, SessionStore } from '../store/session-store.js';
 import type { SessionCodec } from './codec.js';
 import { type HookTimer, normalise, runBounded, withAttempts } from './hooks.js';
 
@@ -98,26 +97,6 @@ export interface LifecycleDeps {
   readonly warmContexts?: WarmContextsInput | undefined;
 }
 
-/** A record with changes applied: revision bumped, `updatedAt` stamped, the transition checked. */
-export function nextRecord(
-  record: SessionRecord,
-  changes: Partial<SessionRecord>,
-  now: number,
-): SessionRecord {
-  // Only an explicit state change is a transition: editing labels of an expired session is not "expired → expired".
-  if (changes.state !== undefined) assertTransition(record.state, changes.state, record.id);
-  const next: SessionRecord = {
-    ...record,
-    ...changes,
-    revision: record.revision + 1,
-    updatedAt: new Date(now).toISOString(),
-  };
-  for (const key of Object.keys(next) as (keyof SessionRecord)[]) {
-    if (next[key] === undefined) delete next[key];
-  }
-  return next;
-}
-
 /**
  * The lifecycle: check → refresh → expire around every task, single-flight refresh under the lock, state
  * capture after each run, and the login procedure shared by create, refresh, update and record.
@@ -161,22 +140,29 @@ export class Lifecycle {
     return new Date(this.#d.clock.now()).toISOString();
   }
 
-  /** Writes a record and emits `transition` when its state changed. */
-  async save(
-    previous: SessionRecord | undefined,
-    next: SessionRecord,
-    condition?: { revision?: number; generation?: number },
-  ): Promise<SessionRecord> {
-    // The store may bump the revision above one written meanwhile: what it wrote is what callers hold.
-    const written = await this.#d.store.write(next, condition);
-    if (previous && previous.state !== written.state) {
+  /**
+   * Applies one change to the latest record of a session (`SessionStore.change`: compare-and-set, re-applied
+   * on conflict) and emits `transition` when it changed the state. `before` is the record the change was
+   * applied to.
+   */
+  async commit(id: string, change: Change): Promise<CommitResult> {
+    let before: SessionRecord | undefined;
+    const result = await this.#d.store.change(
+      id,
+      (latest) => {
+        before = latest;
+        return change(latest);
+      },
+      () => this.now(),
+    );
+    if (result.written && result.record && before && before.state !== result.record.state) {
       this.#d.events.emit('transition', {
-        session: toInfo(written),
-        from: previous.state,
-        to: written.state,
+        session: toInfo(result.record),
+        from: before.state,
+        to: result.record.state,
       });
     }
-    return written;
+    return { ...result, before };
   }
 
   /** Runs a task with a logged-in session (DESIGN.md "Lifecycle"). */
@@ -473,7 +459,7 @@ export class Lifecycle {
       if (current.generation !== seen.generation && current.state === 'active') return current;
       assertRunnable(current);
       if (auth.type !== 'credentials') {
-        throw await this.expire(
+        return await this.expire(
           current,
           new AuthSessionError(
             'CHECK_FAILED',
@@ -489,56 +475,46 @@ export class Lifecycle {
         const state = await this.login(current, auth, credentials, 'refresh', opts, {
           signal: this.#d.closed,
         });
-        const next = nextRecord(
-          current,
-          {
-            state: 'active',
-            generation: current.generation + 1,
-            lastCheckedAt: this.iso(),
-            sealed: { ...current.sealed, state: codec.sealState(current.id, state) },
-            failure: undefined,
-          },
-          this.now(),
+        const { record, written } = await this.commit(
+          current.id,
+          refreshed(current, codec.sealState(current.id, state), this.iso()),
         );
-        const saved = await this.save(current, next, { generation: current.generation });
+        // Not written: the session changed under us (renewed by another worker whose lock we outlived,
+        // deleted, or taken over by a new login); the latest record tells what callers get.
+        if (!written) return adoptLatest(current.id, record);
+        const saved = record as SessionRecord;
         this.#d.events.emit('refreshed', { session: toInfo(saved), durationMs: this.now() - started });
         return saved;
       } catch (err) {
-        // Fencing: our lease lapsed mid-login and another worker wrote meanwhile; its record wins.
-        if (isAuthSessionError(err, 'STALE_WRITE')) return await adoptNewer(this.#d.store, current, err);
         const e = normalise(err, 'CREATE_FAILED', `Logging in again to "${auth.name}" failed`);
         if (!expiresSession(e)) throw e;
-        let expired: AuthSessionError;
-        try {
-          expired = await this.expire(current, e);
-        } catch (expireErr) {
-          if (isAuthSessionError(expireErr, 'STALE_WRITE'))
-            return await adoptNewer(this.#d.store, current, expireErr);
-          throw expireErr;
-        }
-        throw expired;
+        return await this.expire(current, e);
       }
     } finally {
       await handle.release().catch(() => {});
     }
   }
 
-  /** Marks a session expired (event included) and returns the `SESSION_EXPIRED` error to throw. */
-  async expire(current: SessionRecord, reason: AuthSessionError): Promise<AuthSessionError> {
-    const expired = nextRecord(
-      current,
-      { state: 'expired', expiredAt: this.iso(), failure: { code: reason.code, message: reason.message } },
-      this.now(),
+  /**
+   * Marks a session expired (event included) and throws `SESSION_EXPIRED`. When the session changed
+   * meanwhile (renewed by another worker, a new login under way, deleted), nothing is written and the latest
+   * record decides: a renewed session is returned instead.
+   */
+  async expire(current: SessionRecord, reason: AuthSessionError): Promise<SessionRecord> {
+    const { record, written } = await this.commit(
+      current.id,
+      expired(current, { code: reason.code, message: reason.message }, this.iso()),
     );
-    await this.save(current, expired, { generation: current.generation });
+    if (!written) return adoptLatest(current.id, record);
+    const done = record as SessionRecord;
     this.#d.codec().then(
       (c) => c.forget(current.id),
       () => {},
     );
-    this.#d.events.emit('expired', { session: toInfo(expired), reason: summariseError(reason) });
-    const error = sessionExpired(expired, reason);
-    expiredRecords.set(error, expired);
-    return error;
+    this.#d.events.emit('expired', { session: toInfo(done), reason: summariseError(reason) });
+    const error = sessionExpired(done, reason);
+    expiredRecords.set(error, done);
+    throw error;
   }
 
   /**
@@ -703,12 +679,11 @@ export class Lifecycle {
     let shown: SessionRecord | undefined;
     try {
       if (record.state === 'pending') {
-        shown = await track(
-          showInputRequest(this.#d.store, record, pending, operationId, this.iso()).then((written) => {
-            keepRevision(record, written);
-            return written;
-          }),
-        );
+        shown = (
+          await track(
+            this.commit(record.id, showInput(loginIdOf(record), shownRequest(pending), operationId)),
+          )
+        ).record;
       }
       this.#d.events.emit('input:requested', {
         session: toInfo(shown ?? record),
@@ -732,11 +707,7 @@ export class Lifecycle {
       signal.removeEventListener('abort', onAbort);
       // After an abort the caller cleans the record up itself; writing here could race with that.
       if (shown && !signal.aborted) {
-        await track(
-          clearInputRequest(this.#d.store, record, this.iso()).then((written) =>
-            keepRevision(record, written),
-          ),
-        ).catch((err: unknown) =>
+        await track(this.commit(record.id, clearInput(loginIdOf(record), pending.id))).catch((err: unknown) =>
           this.#d.events.emit('warning', { session: toInfo(record), error: summariseError(err) }),
         );
       }
@@ -768,23 +739,27 @@ export class Lifecycle {
       const sealedState = changed ? codec.sealState(record.id, captured) : undefined;
       // The warm context holds exactly this state: runs that read it may keep using the context.
       if (sealedState && lease instanceof WarmLease) lease.adopt(sealedState.box, record.revision + 1);
-      const next = nextRecord(
-        record,
-        {
-          ...(checkedAt === undefined ? {} : { lastCheckedAt: checkedAt }),
-          ...(sealedState ? { sealed: { ...record.sealed, state: sealedState } } : {}),
-        },
-        this.now(),
+      const { record: saved, written } = await this.commit(
+        record.id,
+        afterRun(record, {
+          ...(checkedAt === undefined ? {} : { checkedAt }),
+          ...(sealedState === undefined ? {} : { sealedState }),
+        }),
       );
-      await this.#d.store.write(next, { revision: record.revision });
+      if (written && saved && sealedState && lease instanceof WarmLease)
+        lease.adopt(sealedState.box, saved.revision);
     } catch (err) {
-      // A newer record (a refresh, another run) wins; any other failure must not fail a task that succeeded.
-      if (isAuthSessionError(err, 'STALE_WRITE')) return;
+      // Any failure here must not fail a task that succeeded (a newer login simply wins: nothing is written).
       this.#d.events.emit('warning', { session: toInfo(record), error: summariseError(err) });
     } finally {
       await closing;
     }
   }
+}
+
+/** What {@link Lifecycle.commit} did: `SessionStore.change`'s result and the record the change saw. */
+export interface CommitResult extends ChangeResult {
+  readonly before: SessionRecord | undefined;
 }
 
 /** The record each `SESSION_EXPIRED` error made by `expire` stands for (for the `run:end` event). */
@@ -800,19 +775,28 @@ async function dropContext(lease: ContextLease): Promise<void> {
 }
 
 /**
- * After a fenced write lost (a stale lock holder): the newer record when another worker renewed the
- * session; `SESSION_EXPIRED` when it expired it; else the stale-write error itself.
+ * What callers of a refresh or an expiry get when their write did not apply because the session changed
+ * under them: the latest record when it is active (another worker renewed it), else the error its state
+ * calls for (`SESSION_EXPIRED`, `INVALID_STATE` while a new login is under way, `SESSION_NOT_FOUND`).
  */
-async function adoptNewer(store: SessionStore, seen: SessionRecord, stale: unknown): Promise<SessionRecord> {
-  const latest = await store.require(seen.id);
-  if (latest.state === 'active' && latest.generation !== seen.generation) return latest;
-  assertRunnable(latest);
-  throw stale;
+/** The login under way on a pending record (every login writes one; see `beginLogin`). */
+function loginIdOf(record: SessionRecord): string {
+  if (record.loginId === undefined) {
+    throw new AuthSessionError('INVALID_STATE', `Session "${record.id}" has no login under way`, {
+      sessionId: record.id,
+    });
+  }
+  return record.loginId;
 }
 
-/** Carries the revision of a write made during a login over to the login's record (see `login`). */
-function keepRevision(record: SessionRecord, written: SessionRecord): void {
-  record.revision = written.revision;
+function adoptLatest(id: string, latest: SessionRecord | undefined): SessionRecord {
+  if (!latest) {
+    throw new AuthSessionError('SESSION_NOT_FOUND', `Session "${id}" was deleted meanwhile`, {
+      sessionId: id,
+    });
+  }
+  assertRunnable(latest);
+  return latest;
 }
 
 /** Throws `SESSION_EXPIRED` for expired/failed sessions and `INVALID_STATE` for pending ones. */

@@ -86,6 +86,12 @@ export interface SessionHistoryDeps {
   readonly flushDelayMs?: number;
   /** Time source of the write-behind timer. @default systemClock */
   readonly clock?: Clock;
+  /**
+   * When the stored session with this id was created (undefined: there is none). Buffered entries of a
+   * session deleted meanwhile (a run that ended after `delete`) are dropped instead of written, and entries
+   * older than the session (an id used again) never join its history.
+   */
+  readonly sessionSince?: (id: string) => Promise<string | undefined>;
 }
 
 /**
@@ -193,9 +199,21 @@ export class SessionHistory {
     const work = [...pending];
     const worker = async () => {
       for (let item = work.shift(); item; item = work.shift()) {
-        const [id, entries] = item;
+        const [id, added] = item;
         try {
-          const stored = await this.#readStored(id);
+          let entries = added;
+          let stored: HistoryEntry[];
+          if (this.#d.sessionSince) {
+            const since = await this.#d.sessionSince(id);
+            if (since === undefined) {
+              await this.#d.store.deleteMeta(historyKey(id));
+              continue;
+            }
+            entries = entries.filter((e) => e.at >= since);
+            stored = (await this.#readStored(id)).filter((e) => e.at >= since);
+          } else {
+            stored = await this.#readStored(id);
+          }
           const merged = merge(stored, entries, this.#d.size);
           await this.#d.store.setMeta(historyKey(id), { v: 1, entries: merged });
         } catch (err) {

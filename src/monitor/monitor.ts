@@ -95,6 +95,15 @@ export class Monitor {
       },
       size,
       clock: deps.clock,
+      sessionSince: async (id) => {
+        try {
+          return (await deps.store().read(id))?.createdAt;
+        } catch (err) {
+          // A damaged record has no history to keep; a store failure is reported by the flush.
+          if ((err as { code?: unknown }).code === 'CORRUPT_RECORD') return undefined;
+          throw err;
+        }
+      },
       // Reported without a session so the warning itself does not go into a history that cannot be written.
       onError: (err) => deps.events.emit('warning', { error: summariseError(err) }),
     });

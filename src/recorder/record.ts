@@ -8,19 +8,19 @@ import { type RecorderAuthDefinition, resolveAuthOptions, validateAuthOptions } 
 import { chooseDevice } from '../device.js';
 import { AuthSessionError } from '../errors.js';
 import type { SessionCodec } from '../lifecycle/codec.js';
-import { anySignal, type Lifecycle, nextRecord } from '../lifecycle/engine.js';
-import { normalise } from '../lifecycle/hooks.js';
-import { activate, dropPlaceholder, restore } from '../lifecycle/replace.js';
+import { anySignal, type Lifecycle } from '../lifecycle/engine.js';
+import { runLogin } from '../lifecycle/login.js';
 import { summariseError } from '../monitor/events.js';
 import { parseProxy } from '../proxy.js';
+import { beginLogin } from '../session/changes.js';
 import { type AuthSessionInfo, toInfo } from '../session/info.js';
 import type { SessionRecord } from '../session/record.js';
 import {
-  applyProxyOption,
   assertOptionsObject,
   assertSameAuth,
   assertSessionId,
   assertSignal,
+  editedFields,
   parseSessionDevice,
   parseSessionLabels,
   type SessionPlacementOptions,
@@ -137,49 +137,34 @@ export async function recordSession(
     const codec = await d.codec();
     const existing = await d.store.read(id);
     if (existing) assertSameAuth(existing, auth);
-    const pending = existing
-      ? recordAgain(lifecycle, existing, codec, { labels, proxy, device: options.device })
+    const fields = editedFields({ labels, device: options.device, proxy }, codec, id);
+    const fresh = existing
+      ? undefined
       : newRecord(lifecycle, auth, id, codec, {
           labels,
           proxy,
           // As for create: one device for the whole life of the session, chosen now and used from the login on.
           device: await chooseDevice(id, d.browser(), auth.device, options.device),
         });
-    await lifecycle.save(existing, pending, { revision: existing ? existing.revision : -1 });
-
+    const startState = existing && options.reuseState !== false ? openQuietly(codec, existing) : undefined;
     const started = d.clock.now();
-    try {
-      const startState = existing && options.reuseState !== false ? openQuietly(codec, existing) : undefined;
-      const { state, checkedAt } = await recordInContext(
-        lifecycle,
-        pending,
-        auth,
-        codec,
-        startState,
-        options,
-      );
-      const active = await activate(
-        lifecycle,
-        pending,
-        { ...pending.sealed, state: codec.sealState(id, state) },
-        checkedAt,
-      );
-      if (existing) d.events.emit('updated', { session: toInfo(active) });
-      else d.events.emit('created', { session: toInfo(active), durationMs: d.clock.now() - started });
-      return toInfo(active);
-    } catch (err) {
-      const error = normalise(err, 'CREATE_FAILED', `Recording the login of "${auth.name}" failed`);
-      try {
-        if (existing) {
-          await restore(lifecycle, pending, existing);
-        } else {
-          await dropPlaceholder(lifecycle, pending);
-        }
-      } catch (cleanupErr) {
-        d.events.emit('warning', { session: toInfo(pending), error: summariseError(cleanupErr) });
-      }
-      throw error;
-    }
+    const { record, existed } = await runLogin(lifecycle, {
+      id,
+      begin: (loginId) =>
+        beginLogin({
+          id,
+          loginId,
+          fields,
+          ...(fresh ? { fresh } : {}),
+          allow: (latest) => assertSameAuth(latest, auth),
+        }),
+      perform: (pending) => recordInContext(lifecycle, pending, auth, codec, startState, options),
+      onFailure: (before) => (before ? 'undo' : 'drop'),
+      failure: { code: 'CREATE_FAILED', message: `Recording the login of "${auth.name}" failed` },
+    });
+    if (existed) d.events.emit('updated', { session: toInfo(record) });
+    else d.events.emit('created', { session: toInfo(record), durationMs: d.clock.now() - started });
+    return toInfo(record);
   } finally {
     release();
   }
@@ -216,21 +201,6 @@ function newRecord(
     ...(device ? { device } : {}),
     sealed: proxy ? { proxy: codec.seal(id, 'proxy', proxy) } : {},
   };
-}
-
-function recordAgain(
-  lifecycle: Lifecycle,
-  existing: SessionRecord,
-  codec: SessionCodec,
-  changes: RecordChanges,
-): SessionRecord {
-  const sealed = withoutCredentials({ ...existing.sealed });
-  const update: Partial<SessionRecord> = { state: 'pending', failure: undefined };
-  if (changes.labels !== undefined) update.labels = changes.labels;
-  if (changes.device !== undefined) update.device = parseSessionDevice(changes.device);
-  applyProxyOption(update, sealed, changes.proxy, codec, existing.id);
-  update.sealed = sealed;
-  return nextRecord(existing, update, lifecycle.now());
 }
 
 /** The context part: open, watch, hand the page over, capture, check, close. */
@@ -385,7 +355,7 @@ function openQuietly(codec: SessionCodec, record: SessionRecord): BrowserState |
 }
 
 /** Recorder sessions never hold credentials, whatever an older record carried. */
-function withoutCredentials(sealed: SessionRecord['sealed']): SessionRecord['sealed'] {
+function _withoutCredentials(sealed: SessionRecord['sealed']): SessionRecord['sealed'] {
   const { credentials: _dropped, ...rest } = sealed;
   return rest;
 }

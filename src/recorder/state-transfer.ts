@@ -4,18 +4,18 @@ import { type AuthDefinition, resolveAuthOptions, validateAuthOptions } from '..
 import { chooseDevice } from '../device.js';
 import { AuthSessionError, issuePaths } from '../errors.js';
 import type { SessionCodec } from '../lifecycle/codec.js';
-import { anySignal, type Lifecycle, nextRecord } from '../lifecycle/engine.js';
+import { anySignal, type Lifecycle } from '../lifecycle/engine.js';
 import { parseProxy } from '../proxy.js';
+import { editFields, imported } from '../session/changes.js';
 import { type AuthSessionInfo, toInfo } from '../session/info.js';
 import { parseJsonSafely, type SessionRecord } from '../session/record.js';
 import {
-  applyProxyOption,
   assertOptionsObject,
   assertSameAuth,
   assertSessionId,
   assertSignal,
+  editedFields,
   parseCredentials,
-  parseSessionDevice,
   parseSessionLabels,
   type SessionPlacementOptions,
 } from '../session-options.js';
@@ -177,69 +177,56 @@ export async function importSessionState(
         `importState: auth "${auth.name}" is credentials-based; pass "credentials" so the session can log in again when the imported login ends`,
       );
     }
-    const sealed: SessionRecord['sealed'] = { ...existing?.sealed };
-    delete sealed.state;
-    if (auth.type === 'recorder') delete sealed.credentials;
-    if (credentials !== undefined) sealed.credentials = codec.seal(id, 'credentials', credentials);
-    const changes: Partial<SessionRecord> = {};
-    if (labels !== undefined) changes.labels = labels;
-    applyProxyOption(changes, sealed, proxy, codec, id);
-    if (existing) {
-      if (options.device !== undefined) changes.device = parseSessionDevice(options.device);
-    } else {
-      // As for create: one device for the whole life of the session, chosen now.
-      changes.device = await chooseDevice(id, d.browser(), auth.device, options.device);
-    }
+    const fields = editedFields({ labels, device: options.device, proxy }, codec, id);
+    const credentialsBox = credentials === undefined ? undefined : codec.seal(id, 'credentials', credentials);
     // The session as it will be, used for the check's context (proxy, device) before anything is written.
     const now = lifecycle.iso();
-    const base: SessionRecord = existing
-      ? { ...existing, ...changes, sealed }
-      : {
-          v: 1,
-          id,
-          auth: auth.name,
-          type: auth.type,
-          state: 'pending',
-          revision: 0,
-          generation: 0,
-          createdAt: now,
-          updatedAt: now,
-          labels: {},
-          ...changes,
-          sealed,
-        };
-    dropUndefined(base);
+    const fresh: SessionRecord = {
+      v: 1,
+      id,
+      auth: auth.name,
+      type: auth.type,
+      state: 'pending',
+      revision: 0,
+      generation: 0,
+      createdAt: now,
+      updatedAt: now,
+      labels: fields.labels ?? {},
+      ...(fields.proxy ? { proxy: fields.proxy.clear } : {}),
+      // As for create: one device for the whole life of the session, chosen now.
+      ...(existing ? {} : { device: await chooseDevice(id, d.browser(), auth.device, options.device) }),
+      sealed: {
+        ...(credentialsBox ? { credentials: credentialsBox } : {}),
+        ...(fields.proxy ? { proxy: fields.proxy.sealed } : {}),
+      },
+    };
+    dropUndefined(fresh);
+    const preview = existing ? (editFields(id, fields)(existing) as SessionRecord) : fresh;
 
     let checkedAt: string | undefined;
     if (options.check !== false) {
-      await checkImported(lifecycle, base, auth, codec, state, options);
+      await checkImported(lifecycle, preview, auth, codec, state, options);
       checkedAt = lifecycle.iso();
     }
-    const next = nextRecord(
-      existing ?? base,
-      {
-        ...changes,
-        state: 'active',
-        generation: (existing?.generation ?? 0) + 1,
-        lastCheckedAt: checkedAt,
-        expiredAt: undefined,
-        failure: undefined,
-        // A login waiting for input is over: the imported state replaces it.
-        input: undefined,
-        sealed: { ...sealed, state: codec.sealState(id, state) },
-      },
-      d.clock.now(),
+    const { record } = await lifecycle.commit(
+      id,
+      imported({
+        id,
+        existed: existing !== undefined,
+        fresh,
+        fields,
+        sealed: {
+          state: codec.sealState(id, state),
+          ...(credentialsBox ? { credentials: credentialsBox } : {}),
+        },
+        dropCredentials: auth.type === 'recorder',
+        checkedAt,
+      }),
     );
-    if (existing) {
-      await lifecycle.save(existing, next, { revision: existing.revision });
-      d.events.emit('updated', { session: toInfo(next) });
-    } else {
-      const created = { ...next, revision: 0 };
-      await lifecycle.save(undefined, created, { revision: -1 });
-      d.events.emit('created', { session: toInfo(created), durationMs: d.clock.now() - started });
-      return toInfo(created);
-    }
-    return toInfo(next);
+    const info = toInfo(record as SessionRecord);
+    if (existing) d.events.emit('updated', { session: info });
+    else d.events.emit('created', { session: info, durationMs: d.clock.now() - started });
+    return info;
   } finally {
     release();
   }

@@ -56,6 +56,8 @@ export const sessionRecordSchema = z
     failure: z.object({ code: z.string(), message: z.string() }).strict().optional(),
     input: inputRequestSchema.optional(),
     operationId: z.string().optional(),
+    /** The login under way while `pending` (create, update, record, import): only it may finish or undo. */
+    loginId: z.string().optional(),
     sealed: z
       .object({
         credentials: envelopeSchema.optional(),

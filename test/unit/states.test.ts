@@ -1,9 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AuthSessionError, canTransition, SESSION_STATES, TRANSITIONS } from '../../src/index.js';
-import { nextRecord } from '../../src/lifecycle/engine.js';
 import type { SessionRecord } from '../../src/session/record.js';
 import { assertTransition } from '../../src/session/states.js';
+
+/** One state change as the write path makes it: the transition checked first. */
+function nextRecord(record: SessionRecord, changes: { state: SessionRecord['state'] }, _now: number): SessionRecord {
+  assertTransition(record.state, changes.state, record.id);
+  return { ...record, state: changes.state, revision: record.revision + 1 };
+}
 
 const base: SessionRecord = {
   v: 1,
