@@ -2,8 +2,9 @@ import { KeyvPostgres } from '@keyv/postgres';
 import Keyv from 'keyv';
 import { AuthSessionError } from '../errors.js';
 import { positiveMs } from '../server-calls.js';
-import { COMPARE_AND_SET, type CompareAndSet, swapFields } from '../store/session-store.js';
+import { registerStoreAdapter } from '../store/registry.js';
 import { assertIdentifier, assertPostgresUrl, createPool, type PgPool } from './pg.js';
+import { postgresStoreAdapter } from './store-adapter.js';
 
 /**
  * Options of {@link createPostgresStore}.
@@ -120,6 +121,8 @@ export function createPostgresStore(url: string, options: PostgresStoreOptions =
         await pool.query(
           `CREATE TABLE IF NOT EXISTS ${qualified} (key VARCHAR(255) PRIMARY KEY, value TEXT)`,
         );
+        // Listing reads key ranges in byte order, whatever the database's collation.
+        await pool.query(`CREATE INDEX IF NOT EXISTS "${table}_key_bytes" ON ${qualified} (key COLLATE "C")`);
       } catch (err) {
         // Several processes creating it at once: one wins, the others see a duplicate; that is fine.
         const code = (err as { code?: unknown }).code;
@@ -139,25 +142,11 @@ export function createPostgresStore(url: string, options: PostgresStoreOptions =
     [WIRING]: wiring,
   } as ConstructorParameters<typeof KeyvPostgres>[0]);
   const keyv = new Keyv(adapter, { namespace, throwOnErrors: true });
-  // Without a listener an emitted error may go unnoticed; the manager adds its own to fail calls closed.
+  // Failures throw (throwOnErrors); without a listener an emitted copy of one could crash the process.
   keyv.on('error', () => {});
-  const compareAndSet: CompareAndSet = async (key, expected, next) => {
-    await ensureTable();
-    const { entry, expectedField } = await swapFields(keyv, expected, next);
-    const stored = `${namespace}:${key}`;
-    if (expectedField === undefined) {
-      const result = await pool.query(
-        `INSERT INTO ${qualified} (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`,
-        [stored, entry],
-      );
-      return result.rowCount === 1;
-    }
-    const result = await pool.query(
-      `UPDATE ${qualified} SET value = $2 WHERE key = $1 AND (value::json ->> 'value') = $3`,
-      [stored, entry, expectedField],
-    );
-    return result.rowCount === 1;
-  };
-  Object.defineProperty(keyv, COMPARE_AND_SET, { value: compareAndSet, configurable: true });
+  registerStoreAdapter(
+    keyv,
+    postgresStoreAdapter(keyv, { pool, qualified, keyPrefix: `${namespace}:`, ensureTable }),
+  );
   return keyv;
 }

@@ -3,8 +3,9 @@ import Keyv from 'keyv';
 import { systemClock } from '../clock.js';
 import { AuthSessionError } from '../errors.js';
 import { positiveMs } from '../server-calls.js';
-import { COMPARE_AND_SET, type CompareAndSet, swapFields } from '../store/session-store.js';
+import { registerStoreAdapter } from '../store/registry.js';
 import { assertRedisUrl, createResilientClient, type RedisClientLike, ready } from './client.js';
+import { redisStoreAdapter } from './store-adapter.js';
 
 /**
  * Options of {@link createRedisStore}.
@@ -27,22 +28,6 @@ export interface RedisStoreOptions {
    */
   readonly connectTimeoutMs?: number;
 }
-
-/**
- * Compares the stored Keyv entry's value with the expected one and replaces the entry, atomically (a Lua
- * script runs alone on the server). ARGV: 1 = "1" when a value is expected ("0": the key must be absent),
- * 2 = the expected value as it appears in the serialised entry, 3 = the new serialised entry.
- */
-const COMPARE_AND_SET_SCRIPT = `local current = redis.call('GET', KEYS[1])
-if ARGV[1] == '0' then
-  if current then return 0 end
-else
-  if not current then return 0 end
-  local ok, entry = pcall(cjson.decode, current)
-  if not ok or type(entry) ~= 'table' or entry['value'] ~= ARGV[2] then return 0 end
-end
-redis.call('SET', KEYS[1], ARGV[3])
-return 1`;
 
 /**
  * `@keyv/redis` waiting for the connection to be ready: its own `getClient` hands out a client that is still
@@ -104,23 +89,8 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
   const adapter = new ReadyKeyvRedis(client, namespace, connectTimeoutMs);
   // As @keyv/redis's own createKeyv: the adapter prefixes keys, Keyv must not prefix them again.
   const keyv = new Keyv(adapter, { namespace, useKeyPrefix: false, throwOnErrors: true });
-  // Without a listener an emitted error may go unnoticed; the manager adds its own to fail calls closed.
+  // Failures throw (throwOnErrors); without a listener an emitted copy of one could crash the process.
   keyv.on('error', () => {});
-  Object.defineProperty(keyv, COMPARE_AND_SET, {
-    value: redisCompareAndSet(keyv, adapter),
-    configurable: true,
-  });
+  registerStoreAdapter(keyv, redisStoreAdapter(keyv, adapter));
   return keyv;
-}
-
-function redisCompareAndSet(keyv: Keyv, adapter: ReadyKeyvRedis): CompareAndSet {
-  return async (key, expected, next) => {
-    const { entry, expectedField } = await swapFields(keyv, expected, next);
-    const client = (await adapter.getClient()) as unknown as RedisClientLike;
-    const reply = await client.eval(COMPARE_AND_SET_SCRIPT, {
-      keys: [adapter.createKeyPrefix(key, adapter.namespace)],
-      arguments: [expectedField === undefined ? '0' : '1', expectedField ?? '', entry],
-    });
-    return Number(reply) === 1;
-  };
 }

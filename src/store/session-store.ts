@@ -1,8 +1,10 @@
 import type Keyv from 'keyv';
 import { type Clock, systemClock } from '../clock.js';
-import { AuthSessionError, issuePaths } from '../errors.js';
+import { AuthSessionError, isAuthSessionError, issuePaths } from '../errors.js';
 import { rememberRecent } from '../recent.js';
 import { parseJsonSafely, type SessionRecord, sessionRecordSchema } from '../session/record.js';
+import type { StoreAdapter } from './contract.js';
+import { storeAdapterFor } from './registry.js';
 
 /** Options of {@link SessionStore}. */
 export interface SessionStoreOptions {
@@ -29,51 +31,6 @@ const DECODED_CACHE_SIZE = 1000;
 
 /** Conditional writes retried this many times when unrelated writes keep landing in between. */
 const MAX_SWAP_ATTEMPTS = 8;
-
-/**
- * The key under which a Keyv instance may carry an atomic {@link CompareAndSet} (a global symbol, so copies
- * of the library loaded twice agree). `createRedisStore` and `createPostgresStore` set it.
- *
- * @example
- * ```ts
- * Object.defineProperty(keyv, COMPARE_AND_SET, { value: compareAndSet });
- * ```
- */
-export const COMPARE_AND_SET: unique symbol = Symbol.for('auth-sessions.compare-and-set');
-
-/**
- * Atomically replaces the value of a Keyv key (as passed to `keyv.set`, before namespacing and serialising)
- * with `next`, only if the stored value is still `expected` (`undefined`: only if there is none). Resolves
- * true when it wrote, false when the stored value differed; rejects when the store failed.
- *
- * @example
- * ```ts
- * const swap: CompareAndSet = async (key, expected, next) => atomicallyReplace(key, expected, next);
- * ```
- */
-export type CompareAndSet = (key: string, expected: string | undefined, next: string) => Promise<boolean>;
-
-/**
- * What an atomic swap compares and writes: the stored entry for `next` (as Keyv would store it), and the form
- * `expected` takes inside a stored entry's `value` field (Keyv's serialiser escapes some strings), or
- * undefined when no record is expected. Shared by the SQLite, Redis and PostgreSQL swaps.
- */
-export async function swapFields(
-  keyv: Keyv,
-  expected: string | undefined,
-  next: string,
-): Promise<{ entry: string; expectedField: string | undefined }> {
-  const serialize = (keyv as unknown as KeyvInternals).serialize ?? JSON.stringify;
-  const entry = await serialize({ value: next });
-  if (expected === undefined) return { entry, expectedField: undefined };
-  const expectedField = (JSON.parse(await serialize({ value: expected })) as { value: string }).value;
-  return { entry, expectedField };
-}
-
-function compareAndSetOf(keyv: Keyv): CompareAndSet | undefined {
-  const fn = (keyv as unknown as { [COMPARE_AND_SET]?: unknown })[COMPARE_AND_SET];
-  return typeof fn === 'function' ? (fn as CompareAndSet) : undefined;
-}
 
 /** The record with a revision above the stored one (revisions only grow, so `revision` conditions stay sound). */
 function aboveRevision(record: SessionRecord, current: SessionRecord | undefined): SessionRecord {
@@ -102,30 +59,22 @@ function assertCondition(id: string, current: SessionRecord | undefined, conditi
 }
 
 /**
- * Session records over any Keyv store. Keyv hides store failures by default (a failed `get` looks like a
- * missing key); this class turns every failure, timeout or emitted error during a call into
- * `STORAGE_UNAVAILABLE`, validates every record it reads, and never writes over a record it could not read.
+ * Session records over any Keyv store, through the store's {@link StoreAdapter} (see `storeAdapterFor`):
+ * every failure or timeout of a call is `STORAGE_UNAVAILABLE` (never "not found"), every record read is
+ * validated, and nothing is written over a record that could not be read. The Keyv instance is used as it
+ * is: no option set on it, no listener added.
  */
 export class SessionStore {
   readonly #keyv: Keyv;
+  readonly #store: StoreAdapter;
   readonly #timeoutMs: number;
   readonly #clock: Clock;
-  /** Errors the store emitted, counted so a call that overlaps one fails closed. */
-  #errorEpoch = 0;
-  #lastError: unknown;
   /**
    * The last record decoded per id with the exact text it came from: a record read again unchanged (every
    * run reads its record, and a conditional write reads it once more) is not parsed and validated again.
    * Bounded; callers get their own copy.
    */
   readonly #decoded = new Map<string, { readonly raw: string; readonly record: SessionRecord }>();
-  /** `@keyv/sqlite` underneath: listed with keyset pages, written with an atomic compare-and-set. */
-  readonly #sqlite: ReturnType<typeof sqliteAdapterOf>;
-  #sqliteSwap: Promise<CompareAndSet | undefined> | undefined;
-  readonly #onError = (err: unknown) => {
-    this.#errorEpoch++;
-    this.#lastError = err;
-  };
 
   constructor(keyv: Keyv, options: SessionStoreOptions = {}) {
     if (typeof keyv !== 'object' || keyv === null || typeof (keyv as Keyv).get !== 'function') {
@@ -137,10 +86,7 @@ export class SessionStore {
     this.#keyv = keyv;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#clock = options.clock ?? systemClock;
-    // Make Keyv throw instead of answering "undefined", and listen so an emitted error never crashes the process.
-    keyv.throwOnErrors = true;
-    keyv.on('error', this.#onError);
-    this.#sqlite = sqliteAdapterOf(keyv);
+    this.#store = storeAdapterFor(keyv, { clock: this.#clock });
   }
 
   /** The Keyv instance underneath. */
@@ -148,9 +94,26 @@ export class SessionStore {
     return this.#keyv;
   }
 
+  /** The storage contract underneath (atomic or the check-then-write fallback). */
+  get adapter(): StoreAdapter {
+    return this.#store;
+  }
+
+  /** The stored text under `key`; an entry that cannot be decoded is the record's `CORRUPT_RECORD`. */
+  async #readKey(key: string): Promise<string | undefined> {
+    try {
+      return await this.#call('read', () => this.#store.read(key));
+    } catch (err) {
+      if (key.startsWith(SESSION_PREFIX) && isAuthSessionError(err, 'CORRUPT_RECORD')) {
+        throw corrupt(key.slice(SESSION_PREFIX.length), err);
+      }
+      throw err;
+    }
+  }
+
   /** Reads a session record; `undefined` only when the store answered that there is none. */
   async read(id: string): Promise<SessionRecord | undefined> {
-    const raw = await this.#call('read', () => this.#keyv.get<string>(SESSION_PREFIX + id));
+    const raw = await this.#readKey(SESSION_PREFIX + id);
     if (raw === undefined || raw === null) return undefined;
     return this.#decode(raw, id);
   }
@@ -170,32 +133,6 @@ export class SessionStore {
     return record;
   }
 
-  /** The stored record, decoded but not copied (see {@link SessionStore.#decodeShared}). */
-  async #peek(id: string): Promise<SessionRecord | undefined> {
-    const raw = await this.#call('read', () => this.#keyv.get<string>(SESSION_PREFIX + id));
-    if (raw === undefined || raw === null) return undefined;
-    return typeof raw === 'string' ? this.#decodeShared(raw, id) : decodeRecord(raw, id);
-  }
-
-  /** The store's atomic compare-and-set: its own ({@link COMPARE_AND_SET}) or, for SQLite, one made here. */
-  async #compareAndSet(): Promise<CompareAndSet | undefined> {
-    const own = compareAndSetOf(this.#keyv);
-    if (own || !this.#sqlite) return own;
-    const adapter = this.#sqlite;
-    this.#sqliteSwap ??= (async () => {
-      // `RETURNING` (which tells whether the conditional statement wrote) needs SQLite 3.35.
-      const rows = (await adapter.query('SELECT sqlite_version() AS v')) as { v?: unknown }[];
-      const [major = 0, minor = 0] = String(rows[0]?.v ?? '0')
-        .split('.')
-        .map(Number);
-      return major > 3 || (major === 3 && minor >= 35) ? sqliteCompareAndSet(this.#keyv, adapter) : undefined;
-    })().catch((err: unknown) => {
-      this.#sqliteSwap = undefined;
-      throw storageError('write', err);
-    });
-    return this.#sqliteSwap;
-  }
-
   /** Reads a session record or throws `SESSION_NOT_FOUND`. */
   async require(id: string): Promise<SessionRecord> {
     const record = await this.read(id);
@@ -206,40 +143,32 @@ export class SessionStore {
 
   /**
    * Writes a record. With a condition, the stored record is read first and the write is refused with
-   * `STALE_WRITE` when it no longer matches. Keyv has no compare-and-set: when the store carries one
-   * ({@link COMPARE_AND_SET}, set by `createRedisStore` and `createPostgresStore`) the write only lands if the
-   * stored record is still the one the condition was checked against, so two fenced writers can never both
-   * win; otherwise the check and the write are two calls (the lock narrows that window to stale holders).
+   * `STALE_WRITE` when it no longer matches; the write is a compare-and-set on the record the condition was
+   * checked against, so two fenced writers can never both win (with an atomic adapter; the fallback
+   * serialises them within this process only).
    * A conditional write never reuses a stored revision number (a write fenced only by `generation` may find
    * that another write took the revision it computed): the record written, and returned, is bumped above it.
    */
   async write(record: SessionRecord, condition?: WriteCondition): Promise<SessionRecord> {
     const key = SESSION_PREFIX + record.id;
-    const swap = condition ? await this.#compareAndSet() : undefined;
-    if (condition && swap) {
+    if (condition) {
       // The record this process read last is usually still the stored one (a run reads it, then saves): one
       // swap then both checks and writes, without reading it again.
       const seen = this.#decoded.get(record.id);
       if (seen !== undefined && meetsCondition(seen.record, condition)) {
         const next = aboveRevision(record, seen.record);
         const value = JSON.stringify(next);
-        if (await this.#call('write', () => swap(key, seen.raw, value))) return this.#written(next, value);
+        if (await this.#swap(key, seen.raw, value)) return this.#written(next, value);
       }
       // Another write between our read and our swap (a run saving its cookies) makes the swap miss: read
       // again and re-check the condition, a bounded number of times.
       for (let attempt = 1; ; attempt++) {
-        const raw = await this.#call('read', () => this.#keyv.get<string>(key));
-        const current =
-          raw === undefined || raw === null
-            ? undefined
-            : typeof raw === 'string'
-              ? this.#decodeShared(raw, record.id)
-              : decodeRecord(raw, record.id);
+        const raw = await this.#readKey(key);
+        const current = raw === undefined ? undefined : this.#decodeShared(raw, record.id);
         assertCondition(record.id, current, condition);
         const next = aboveRevision(record, current);
         const value = JSON.stringify(next);
-        const expected = current === undefined ? undefined : (raw as string);
-        if (await this.#call('write', () => swap(key, expected, value))) return this.#written(next, value);
+        if (await this.#swap(key, raw, value)) return this.#written(next, value);
         if (attempt >= MAX_SWAP_ATTEMPTS) {
           throw new AuthSessionError('STALE_WRITE', `Session "${record.id}" kept changing meanwhile`, {
             sessionId: record.id,
@@ -247,20 +176,9 @@ export class SessionStore {
         }
       }
     }
-    let next = record;
-    if (condition) {
-      const current = await this.#peek(record.id);
-      assertCondition(record.id, current, condition);
-      next = aboveRevision(record, current);
-    }
-    const value = JSON.stringify(next);
-    const ok = await this.#call('write', () => this.#keyv.set(key, value));
-    if (ok === false) {
-      throw new AuthSessionError('STORAGE_UNAVAILABLE', `The store refused to save session "${record.id}"`, {
-        sessionId: record.id,
-      });
-    }
-    return this.#written(next, value);
+    const value = JSON.stringify(record);
+    await this.#call('write', () => this.#store.write(key, value));
+    return this.#written(record, value);
   }
 
   /**
@@ -284,21 +202,14 @@ export class SessionStore {
   ): Promise<ChangeResult> {
     const key = SESSION_PREFIX + id;
     for (let attempt = 1; ; attempt++) {
-      const raw = await this.#call('read', () => this.#keyv.get<string>(key));
-      const current =
-        raw === undefined || raw === null
-          ? undefined
-          : typeof raw === 'string'
-            ? this.#decode(raw, id)
-            : decodeRecord(raw, id);
+      const raw = await this.#readKey(key);
+      const current = raw === undefined ? undefined : this.#decode(raw, id);
       const proposed = apply(current);
       if (proposed === undefined || proposed === current) return { record: current, written: false };
       if (proposed.id !== id) throw new Error(`change(${id}) returned a record of another session`);
       const next = stamped(proposed, current, now());
       const value = JSON.stringify(next);
-      const expected = current === undefined ? undefined : (raw as string);
-      if (await this.#swap(key, expected, value))
-        return { record: this.#written(next, value), written: true };
+      if (await this.#swap(key, raw, value)) return { record: this.#written(next, value), written: true };
       if (attempt >= MAX_SWAP_ATTEMPTS) {
         throw new AuthSessionError(
           'STALE_WRITE',
@@ -318,11 +229,11 @@ export class SessionStore {
   async deleteIf(id: string, expected: (latest: SessionRecord) => boolean): Promise<boolean> {
     const key = SESSION_PREFIX + id;
     for (let attempt = 1; ; attempt++) {
-      const raw = await this.#call('read', () => this.#keyv.get<string>(key));
-      if (raw === undefined || raw === null) return false;
-      const current = typeof raw === 'string' ? this.#decode(raw, id) : decodeRecord(raw, id);
+      const raw = await this.#readKey(key);
+      if (raw === undefined) return false;
+      const current = this.#decode(raw, id);
       if (!expected(current)) return false;
-      if (await this.#swap(key, raw as string, undefined)) {
+      if (await this.#swap(key, raw, undefined)) {
         this.#decoded.delete(id);
         return true;
       }
@@ -340,26 +251,11 @@ export class SessionStore {
 
   /**
    * Replaces the stored value of `key` with `next` (`undefined`: removes it) only if it is still `expected`
-   * (`undefined`: only if there is none). Atomic where the store offers a compare-and-set; otherwise a read
-   * and a write serialised per key within this process.
+   * (`undefined`: only if there is none): the adapter's compare-and-set (atomic, or the fallback's read and
+   * write serialised per key within this process).
    */
-  async #swap(key: string, expected: string | undefined, next: string | undefined): Promise<boolean> {
-    const swap = next === undefined ? undefined : await this.#compareAndSet();
-    if (swap && next !== undefined) return this.#call('write', () => swap(key, expected, next));
-    return serialised(this.#keyv, key, async () => {
-      const raw = await this.#call('read', () => this.#keyv.get<string>(key));
-      const stored = raw === undefined || raw === null ? undefined : (raw as string);
-      if (stored !== expected) return false;
-      if (next === undefined) {
-        await this.#call('delete', () => this.#keyv.delete(key));
-        return true;
-      }
-      const ok = await this.#call('write', () => this.#keyv.set(key, next));
-      if (ok === false) {
-        throw new AuthSessionError('STORAGE_UNAVAILABLE', 'The store refused to save a session record');
-      }
-      return true;
-    });
+  #swap(key: string, expected: string | undefined, next: string | undefined): Promise<boolean> {
+    return this.#call('write', () => this.#store.compareAndSet(key, expected, next));
   }
 
   /**
@@ -379,59 +275,52 @@ export class SessionStore {
 
   /** Deletes a record; true when one existed. */
   async delete(id: string): Promise<boolean> {
-    return (await this.#call('delete', () => this.#keyv.delete(SESSION_PREFIX + id))) === true;
+    const removed = await this.#call('delete', () => this.#store.delete(SESSION_PREFIX + id));
+    this.#decoded.delete(id);
+    return removed;
   }
 
   /** True when the store can iterate (list). */
   get canList(): boolean {
-    return typeof this.#keyv.iterator === 'function';
+    return this.#store.canScan !== false;
   }
 
   /** Streams every session record (invalid ones are reported through `onCorrupt` and skipped). */
   async *records(onCorrupt?: (id: string, err: AuthSessionError) => void): AsyncGenerator<SessionRecord> {
-    if (!this.canList || !this.#keyv.iterator) {
+    if (!this.canList) {
       throw new AuthSessionError(
         'INVALID_OPTIONS',
         'This Keyv store cannot list its keys; use a store with an iterator (memory, SQLite, Redis, Postgres)',
       );
     }
-    const epoch = this.#errorEpoch;
-    let iterator: AsyncGenerator<[string, unknown]>;
+    // Each page is one bounded call: a store that stops answering mid-listing is STORAGE_UNAVAILABLE.
+    const iterator = this.#store.scan(SESSION_PREFIX)[Symbol.asyncIterator]();
     try {
-      // SQLite: keyset pages over the session keys only (Keyv's own SQLite iterator rescans every page).
-      iterator = this.#sqlite
-        ? sqliteEntries(this.#keyv, this.#sqlite, SESSION_PREFIX)
-        : (this.#keyv.iterator(undefined) as AsyncGenerator<[string, unknown]>);
-    } catch (err) {
-      throw storageError('list', err);
-    }
-    while (true) {
-      let step: IteratorResult<[string, unknown]>;
-      try {
-        step = await iterator.next();
-      } catch (err) {
-        throw storageError('list', err);
+      while (true) {
+        const step = await this.#call('list', () => iterator.next());
+        if (step.done) return;
+        const [key, raw] = step.value;
+        if (!key.startsWith(SESSION_PREFIX)) continue;
+        const id = key.slice(SESSION_PREFIX.length);
+        try {
+          yield decodeRecord(raw, id);
+        } catch (err) {
+          if (err instanceof AuthSessionError && err.code === 'CORRUPT_RECORD') onCorrupt?.(id, err);
+          else throw err;
+        }
       }
-      if (this.#errorEpoch !== epoch) throw storageError('list', this.#lastError);
-      if (step.done) return;
-      const [key, raw] = step.value;
-      if (typeof key !== 'string' || !key.startsWith(SESSION_PREFIX)) continue;
-      const id = key.slice(SESSION_PREFIX.length);
-      try {
-        yield decodeRecord(raw, id);
-      } catch (err) {
-        if (err instanceof AuthSessionError && err.code === 'CORRUPT_RECORD') onCorrupt?.(id, err);
-        else throw err;
-      }
+    } finally {
+      // A listing left early (or failed) stops the scan underneath.
+      await iterator.return?.()?.catch(() => {});
     }
   }
 
   /** Reads a small JSON value under the library's meta namespace. */
   async getMeta(key: string): Promise<unknown> {
-    const raw = await this.#call('read', () => this.#keyv.get<string>(`meta/${key}`));
-    if (raw === undefined || raw === null) return undefined;
+    const raw = await this.#readKey(`meta/${key}`);
+    if (raw === undefined) return undefined;
     try {
-      return typeof raw === 'string' ? parseJsonSafely(raw) : raw;
+      return parseJsonSafely(raw);
     } catch (err) {
       throw new AuthSessionError('CORRUPT_RECORD', `Stored metadata "${key}" is not valid JSON`, {
         cause: err,
@@ -441,23 +330,19 @@ export class SessionStore {
 
   /** Writes a small JSON value under the library's meta namespace. */
   async setMeta(key: string, value: unknown, ttlMs?: number): Promise<void> {
-    const ok = await this.#call('write', () => this.#keyv.set(`meta/${key}`, JSON.stringify(value), ttlMs));
-    if (ok === false) throw new AuthSessionError('STORAGE_UNAVAILABLE', 'The store refused a write');
+    await this.#call('write', () => this.#store.write(`meta/${key}`, JSON.stringify(value), ttlMs));
   }
 
   /** Deletes a meta value. */
   async deleteMeta(key: string): Promise<void> {
-    await this.#call('delete', () => this.#keyv.delete(`meta/${key}`));
+    await this.#call('delete', () => this.#store.delete(`meta/${key}`));
   }
 
-  /** Stops listening to the Keyv instance (it stays open: it belongs to whoever made it). */
-  detach(): void {
-    this.#keyv.off('error', this.#onError);
-  }
+  /** Nothing to release: the store never listens on the Keyv instance (it belongs to whoever made it). */
+  detach(): void {}
 
-  /** Runs one store call with a timeout; any throw, timeout or error emitted meanwhile → STORAGE_UNAVAILABLE. */
+  /** Runs one store call with a timeout; any throw or timeout → STORAGE_UNAVAILABLE (typed errors pass). */
   async #call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    const epoch = this.#errorEpoch;
     let timer: ReturnType<Clock['setTimeout']> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = this.#clock.setTimeout(
@@ -476,7 +361,6 @@ export class SessionStore {
     (timer as { ref?: () => unknown } | undefined)?.ref?.();
     try {
       const result = await Promise.race([fn(), timeout]);
-      if (this.#errorEpoch !== epoch) throw storageError(what, this.#lastError);
       return result;
     } catch (err) {
       if (err instanceof AuthSessionError) throw err;
@@ -506,31 +390,6 @@ function stamped(next: SessionRecord, current: SessionRecord | undefined, now: n
     if (out[key] === undefined) delete out[key];
   }
   return out;
-}
-
-/**
- * Check-then-write for stores without an atomic compare-and-set: one at a time per Keyv instance and key in
- * this process (other processes are not excluded: use an atomic store for several processes).
- */
-const inFlight = new WeakMap<object, Map<string, Promise<unknown>>>();
-async function serialised<T>(keyv: object, key: string, fn: () => Promise<T>): Promise<T> {
-  let perKey = inFlight.get(keyv);
-  if (!perKey) {
-    perKey = new Map();
-    inFlight.set(keyv, perKey);
-  }
-  const previous = perKey.get(key) ?? Promise.resolve();
-  const run = previous.then(fn, fn);
-  const tail = run.then(
-    () => {},
-    () => {},
-  );
-  perKey.set(key, tail);
-  try {
-    return await run;
-  } finally {
-    if (perKey.get(key) === tail) perKey.delete(key);
-  }
 }
 
 function storageError(what: string, cause: unknown): AuthSessionError {
@@ -566,129 +425,4 @@ function corrupt(id: string, cause: unknown): AuthSessionError {
       cause,
     },
   );
-}
-
-// ——— SQLite (`@keyv/sqlite`) used directly: keyset listing and an atomic compare-and-set ———
-
-/**
- * The part of `@keyv/sqlite`'s adapter the library uses directly: its table name and its `query` (sqlite3's
- * `all`, promisified).
- */
-interface SqliteAdapter {
-  readonly opts: { readonly dialect?: unknown; readonly table?: unknown; readonly iterationLimit?: unknown };
-  readonly query: (sql: string, ...params: unknown[]) => Promise<unknown[]>;
-}
-
-/** Where a Keyv instance keeps a key, and how it (de)serialises values. */
-interface KeyvInternals {
-  readonly store?: unknown;
-  readonly namespace?: string;
-  readonly useKeyPrefix?: boolean;
-  readonly serialize?: (data: unknown) => string | Promise<string>;
-  readonly deserialize?: (data: string) => unknown;
-}
-
-/**
- * The `@keyv/sqlite` adapter under a Keyv instance, or undefined for any other store. Recognised by shape
- * (`opts.dialect === 'sqlite'`, a `query` function and a table name), so a copy of `@keyv/sqlite` loaded twice
- * is recognised too.
- *
- * @example
- * ```ts
- * sqliteAdapterOf(createSqliteStore('./sessions.sqlite')) !== undefined; // true
- * ```
- */
-export function sqliteAdapterOf(keyv: Keyv): SqliteAdapter | undefined {
-  const store = (keyv as unknown as KeyvInternals).store as Partial<SqliteAdapter> | undefined;
-  if (typeof store !== 'object' || store === null) return undefined;
-  if (typeof store.query !== 'function' || typeof store.opts !== 'object' || store.opts === null)
-    return undefined;
-  if (store.opts.dialect !== 'sqlite' || typeof store.opts.table !== 'string') return undefined;
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(store.opts.table)) return undefined;
-  return store as SqliteAdapter;
-}
-
-/** The key under which Keyv stores `key` (its namespace prefix applied as Keyv applies it). */
-function storedKey(keyv: Keyv, key: string): string {
-  const k = keyv as unknown as KeyvInternals;
-  if (k.useKeyPrefix === false || !k.namespace) return key;
-  return `${k.namespace}:${key}`;
-}
-
-/**
- * Streams the values of every key starting with `prefix` (before namespacing) from a SQLite Keyv store, in key
- * order, a page at a time: `WHERE key > last ORDER BY key LIMIT n` on the primary key, so each page costs one
- * index range scan and memory holds one page, however many rows there are. (`@keyv/sqlite`'s own iterator
- * pages with `LIMIT/OFFSET`, rescanning from the start for every page, and recurses once per page.)
- * Yields `[key without namespace, value]` as Keyv's iterator does; expired entries are skipped.
- *
- * @example
- * ```ts
- * for await (const [key, value] of sqliteEntries(keyv, adapter, 'session/')) console.log(key);
- * ```
- */
-export async function* sqliteEntries(
-  keyv: Keyv,
-  adapter: SqliteAdapter,
-  prefix: string,
-  pageSize?: number,
-): AsyncGenerator<[string, unknown]> {
-  const table = adapter.opts.table as string;
-  const limit = pageSize ?? (Number.parseInt(String(adapter.opts.iterationLimit), 10) || 500);
-  const low = storedKey(keyv, prefix);
-  // Every key with the prefix sorts below the prefix with its last character incremented.
-  const high = low.slice(0, -1) + String.fromCharCode(low.charCodeAt(low.length - 1) + 1);
-  const strip = low.length - prefix.length;
-  const deserialize = (keyv as unknown as KeyvInternals).deserialize ?? JSON.parse;
-  const sql = `SELECT key, value FROM ${table} WHERE key > ? AND key < ? ORDER BY key LIMIT ?`;
-  let last = low;
-  for (;;) {
-    const rows = (await adapter.query(sql, last, high, limit)) as { key: string; value: unknown }[];
-    for (const row of rows) {
-      const data =
-        typeof row.value === 'string'
-          ? (deserialize(row.value) as { value?: unknown; expires?: unknown })
-          : undefined;
-      if (data === undefined || data === null) continue;
-      if (typeof data.expires === 'number' && Date.now() > data.expires) continue;
-      yield [row.key.slice(strip), data.value];
-    }
-    if (rows.length < limit) return;
-    last = rows[rows.length - 1]!.key;
-  }
-}
-
-/**
- * An atomic compare-and-set for a SQLite Keyv store (the {@link CompareAndSet} contract): one `UPDATE … WHERE
- * value is still the expected one` (or `INSERT … ON CONFLICT DO NOTHING` when none is expected), so a
- * conditional write needs no separate read and two writers can never both win.
- *
- * @example
- * ```ts
- * const swap = sqliteCompareAndSet(keyv, adapter);
- * await swap('session/abc', previousJson, nextJson); // true when it wrote
- * ```
- */
-export function sqliteCompareAndSet(keyv: Keyv, adapter: SqliteAdapter): CompareAndSet {
-  const table = adapter.opts.table as string;
-  const _k = keyv as unknown as KeyvInternals;
-  return async (key, expected, next) => {
-    const { entry, expectedField } = await swapFields(keyv, expected, next);
-    const stored = storedKey(keyv, key);
-    if (expectedField === undefined) {
-      const rows = await adapter.query(
-        `INSERT INTO ${table} (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING RETURNING key`,
-        stored,
-        entry,
-      );
-      return rows.length === 1;
-    }
-    const rows = await adapter.query(
-      `UPDATE ${table} SET value = ? WHERE key = ? AND (CASE WHEN json_valid(value) THEN json_extract(value, '$.value') END) = ? RETURNING key`,
-      entry,
-      stored,
-      expectedField,
-    );
-    return rows.length === 1;
-  };
 }
