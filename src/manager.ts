@@ -284,6 +284,16 @@ export class AuthSessionManager {
    * Creates a credentials-based session: validates the credentials, logs in with `create`, checks, stores
    * everything sealed and returns the active session. On failure the session is kept as `failed` (fix it
    * with `update`, or `create` again with the same id) and `CREATE_FAILED` (or an infrastructure error) is thrown.
+   *
+   * @example
+   * ```ts
+   * const session = await manager.create('crm', {
+   *   id: 'acme-crm',
+   *   credentials: { username: 'ann', password: process.env.ANN_PASSWORD },
+   *   labels: { customer: 'acme' },
+   * });
+   * session.state; // 'active'
+   * ```
    */
   async create(authName: string, options: CreateSessionOptions): Promise<AuthSessionInfo> {
     this.#assertOpen();
@@ -340,6 +350,14 @@ export class AuthSessionManager {
    * Runs a task with a logged-in session: checks the login first (unless a check is younger than
    * `checkInterval`), refreshes it when needed, saves the browser state afterwards. Throws `SESSION_EXPIRED`
    * (status 401) when the session is expired, without opening a browser.
+   *
+   * @example
+   * ```ts
+   * const rows = await manager.run(session.id, async ({ page }) => {
+   *   await page.goto('https://crm.example/reports');
+   *   return page.locator('table tr').allTextContents();
+   * }, { checkInterval: 60_000 });
+   * ```
    */
   async run<T>(id: string, task: RunTask<T>, options: RunOptions = {}): Promise<T> {
     this.#assertOpen();
@@ -350,14 +368,30 @@ export class AuthSessionManager {
     return this.#lifecycle.run(id, task, options);
   }
 
-  /** Checks a session now (and refreshes it when needed) without a task; returns the session. */
+  /**
+   * Checks a session now (and refreshes it when needed) without a task; returns the session.
+   *
+   * @example
+   * ```ts
+   * const info = await manager.validate('acme-crm'); // throws SESSION_EXPIRED when it could not be renewed
+   * info.lastCheckedAt;
+   * ```
+   */
   async validate(id: string, options: RunOptions = {}): Promise<AuthSessionInfo> {
     assertSessionId(id, 'validate(id): "id"');
     await this.run(id, () => undefined, { forceCheck: true, ...options });
     return toInfo(await this.#store.require(id));
   }
 
-  /** The session, or undefined when there is none. Never secrets. */
+  /**
+   * The session, or undefined when there is none. Never secrets.
+   *
+   * @example
+   * ```ts
+   * const info = await manager.get('acme-crm');
+   * if (info?.state === 'expired') await askTheUserToLogInAgain(info.id);
+   * ```
+   */
   async get(id: string): Promise<AuthSessionInfo | undefined> {
     this.#assertOpen();
     assertSessionId(id, 'get(id): "id"');
@@ -384,7 +418,14 @@ export class AuthSessionManager {
     }
   }
 
-  /** The sessions matching a filter, as an array. For large stores prefer {@link AuthSessionManager.sessions}. */
+  /**
+   * The sessions matching a filter, as an array. For large stores prefer {@link AuthSessionManager.sessions}.
+   *
+   * @example
+   * ```ts
+   * const expired = await manager.list({ auth: 'crm', state: 'expired', labels: { customer: 'acme' } });
+   * ```
+   */
   async list(filter: ListFilter = {}): Promise<AuthSessionInfo[]> {
     const out: AuthSessionInfo[] = [];
     for await (const info of this.sessions(filter)) out.push(info);
@@ -395,6 +436,12 @@ export class AuthSessionManager {
    * Changes a session. New credentials log in again (and make an expired or failed session active); if
    * that fails, the session is left exactly as it was and the error is thrown. Labels, proxy and device
    * are replaced as given.
+   *
+   * @example
+   * ```ts
+   * await manager.update('acme-crm', { credentials: { username: 'ann', password: newPassword } });
+   * await manager.update('acme-crm', { labels: { customer: 'acme', tier: 'gold' }, proxy: null });
+   * ```
    */
   async update(id: string, options: UpdateSessionOptions): Promise<AuthSessionInfo> {
     this.#assertOpen();
@@ -437,7 +484,14 @@ export class AuthSessionManager {
     return this.#loginInto(pending, auth, credentials, options, 'updated', current);
   }
 
-  /** Deletes a session and its secrets. Throws `SESSION_NOT_FOUND` when there is none. */
+  /**
+   * Deletes a session and its secrets. Throws `SESSION_NOT_FOUND` when there is none.
+   *
+   * @example
+   * ```ts
+   * await manager.delete('acme-crm');
+   * ```
+   */
   async delete(id: string): Promise<void> {
     this.#assertOpen();
     assertSessionId(id, 'delete(id): "id"');
