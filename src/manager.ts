@@ -3,7 +3,7 @@ import { setMaxListeners } from 'node:events';
 import { inspect } from 'node:util';
 import type Keyv from 'keyv';
 import { ChromiumProvider } from './browser/chromium.js';
-import type { BrowserProvider, DeviceProfile } from './browser/provider.js';
+import type { BrowserProvider } from './browser/provider.js';
 import type { BrowserState } from './browser/state.js';
 import type { WarmContextsInput } from './browser/warm-pool.js';
 import {
@@ -17,38 +17,21 @@ import {
 } from './challenges/operations.js';
 import { totpFactory } from './challenges/totp.js';
 import { type Clock, systemClock } from './clock.js';
-import {
-  type AuthDefinition,
-  type AuthOptions,
-  type CredentialsAuthDefinition,
-  resolveAuthOptions,
-  validateAuthOptions,
-} from './define.js';
-import { chooseDevice } from './device.js';
+import { type AuthDefinition, type CredentialsAuthDefinition, validateAuthOptions } from './define.js';
 import { durationOption } from './duration.js';
 import { AuthSessionError } from './errors.js';
 import { SessionCodec } from './lifecycle/codec.js';
-import {
-  type InputHandler,
-  Lifecycle,
-  nextRecord,
-  type RunOptions,
-  type RunTask,
-} from './lifecycle/engine.js';
-import { normalise } from './lifecycle/hooks.js';
-import { activate, dropPlaceholder, restore } from './lifecycle/replace.js';
+import { Lifecycle, type RunOptions, type RunTask } from './lifecycle/engine.js';
 import { type AuthSessionLock, LocalLock } from './lock/lock.js';
 import { type AuthDescription, describeAuth } from './monitor/describe-auth.js';
-import {
-  type AuthSessionEventName,
-  type AuthSessionListener,
-  EventBus,
-  summariseError,
-} from './monitor/events.js';
+import { type AuthSessionEventName, type AuthSessionListener, EventBus } from './monitor/events.js';
 import type { HistoryEntry, HistoryOptions } from './monitor/history.js';
 import { Monitor, type MonitorOptions } from './monitor/monitor.js';
 import type { AuthSessionStats, StatsOptions } from './monitor/stats.js';
-import { type ProxyInput, parseProxy } from './proxy.js';
+import { type CreateSessionOptions, createSession } from './operations/create.js';
+import { deleteSession } from './operations/delete.js';
+import { type RotateKeyResult, rotateKey } from './operations/rotate-key.js';
+import { type UpdateSessionOptions, updateSession } from './operations/update.js';
 import { SessionQueues } from './queue/registry.js';
 import type { SessionQueue, SessionQueueOptions } from './queue/session-queue.js';
 import { type RecordOptions, recordSession } from './recorder/record.js';
@@ -58,20 +41,14 @@ import {
   importSessionState,
 } from './recorder/state-transfer.js';
 import { type AuthSessionInfo, toInfo } from './session/info.js';
-import type { SessionRecord } from './session/record.js';
 import type { SessionState } from './session/states.js';
-import {
-  applyProxyOption,
-  assertOperationId,
-  assertSessionId,
-  parseCredentials,
-  parseSessionDevice,
-  parseSessionLabels,
-} from './session-options.js';
+import { assertOperationId, assertSessionId } from './session-options.js';
 import { createDefaultStore, DEFAULT_DATA_DIR } from './store/default-store.js';
 import { SessionStore } from './store/session-store.js';
 import { type KeyInput, resolveKeyring } from './vault/key-source.js';
 import type { Keyring } from './vault/keyring.js';
+
+export type { CreateSessionOptions, RotateKeyResult, UpdateSessionOptions };
 
 /** Options of {@link AuthSessionManager}. */
 export interface AuthSessionManagerOptions extends MonitorOptions {
@@ -134,39 +111,6 @@ export interface AuthSessionManagerOptions extends MonitorOptions {
    * @default false (every run opens and closes its own context)
    */
   readonly warmContexts?: WarmContextsInput;
-}
-
-/** What `create` takes. */
-export interface CreateSessionOptions extends AuthOptions {
-  /** The user's credentials, validated by the auth's schema. */
-  readonly credentials: unknown;
-  /** Session id. @default a random UUID */
-  readonly id?: string;
-  /** Free-form labels for finding sessions again, e.g. `{ customer: 'acme' }`. */
-  readonly labels?: Readonly<Record<string, string>>;
-  /** Proxy every context of the session goes through. */
-  readonly proxy?: ProxyInput;
-  /** Device profile (merged over the auth's). */
-  readonly device?: DeviceProfile;
-  /** Answers `requestInput` of the `create` hook in this call. */
-  readonly onInput?: InputHandler;
-  /** Aborts the creation (nothing is left behind). */
-  readonly signal?: AbortSignal;
-}
-
-/** What `update` takes: every field optional. New credentials log in again. */
-export interface UpdateSessionOptions extends AuthOptions {
-  /** New credentials: the session logs in again with them and becomes active. */
-  readonly credentials?: unknown;
-  /** Replaces the labels. */
-  readonly labels?: Readonly<Record<string, string>>;
-  /** Replaces the proxy (`null` removes it). */
-  readonly proxy?: ProxyInput | null;
-  /** Replaces the device profile. */
-  readonly device?: DeviceProfile;
-  /** Answers `requestInput` of the login in this call. */
-  readonly onInput?: InputHandler;
-  readonly signal?: AbortSignal;
 }
 
 /** A filter for `list`. */
@@ -297,53 +241,7 @@ export class AuthSessionManager {
    */
   async create(authName: string, options: CreateSessionOptions): Promise<AuthSessionInfo> {
     this.#assertOpen();
-    const auth = this.#credentialsAuth(authName);
-    if (typeof options !== 'object' || options === null) {
-      throw new AuthSessionError(
-        'INVALID_OPTIONS',
-        'create(auth, options): options must be an object with "credentials"',
-      );
-    }
-    validateAuthOptions(options, 'create');
-    const credentials = parseCredentials(auth, options.credentials);
-    const id = options.id ?? this.#newId();
-    assertSessionId(id);
-    const labels = parseSessionLabels(options.labels);
-    const proxy = options.proxy === undefined ? undefined : parseProxy(options.proxy);
-    // Generated once (seeded by the id) under the auth's and the caller's fields; the login context uses it.
-    const device = await chooseDevice(id, this.#getBrowser(), auth.device, options.device);
-    const codec = await this.#getCodec();
-    const existing = await this.#store.read(id);
-    if (existing && existing.state !== 'failed') {
-      throw new AuthSessionError(
-        'SESSION_EXISTS',
-        `A session with id "${id}" exists already; use update() to change it`,
-        {
-          sessionId: id,
-        },
-      );
-    }
-    const now = this.#lifecycle.iso();
-    const pending: SessionRecord = {
-      v: 1,
-      id,
-      auth: auth.name,
-      type: 'credentials',
-      state: 'pending',
-      revision: existing ? existing.revision + 1 : 0,
-      generation: 0,
-      createdAt: now,
-      updatedAt: now,
-      labels,
-      ...(proxy ? { proxy: { server: proxy.server } } : {}),
-      ...(device ? { device } : {}),
-      sealed: {
-        credentials: codec.seal(id, 'credentials', credentials),
-        ...(proxy ? { proxy: codec.seal(id, 'proxy', proxy) } : {}),
-      },
-    };
-    await this.#lifecycle.save(undefined, pending, { revision: existing ? existing.revision : -1 });
-    return this.#loginInto(pending, auth, credentials, options, 'created');
+    return createSession(this.#lifecycle, this.#credentialsAuth(authName), options);
   }
 
   /**
@@ -446,42 +344,7 @@ export class AuthSessionManager {
   async update(id: string, options: UpdateSessionOptions): Promise<AuthSessionInfo> {
     this.#assertOpen();
     assertSessionId(id, 'update(id, options): "id"');
-    if (typeof options !== 'object' || options === null) {
-      throw new AuthSessionError('INVALID_OPTIONS', 'update(id, options): options must be an object');
-    }
-    validateAuthOptions(options, 'update');
-    const current = await this.#store.require(id);
-    const auth = this.#auth(current.auth);
-    const codec = await this.#getCodec();
-    const changes: Partial<SessionRecord> = {};
-    const sealed = { ...current.sealed };
-    if (options.labels !== undefined) changes.labels = parseSessionLabels(options.labels);
-    if (options.device !== undefined) changes.device = parseSessionDevice(options.device);
-    applyProxyOption(changes, sealed, options.proxy, codec, id);
-    if (options.credentials === undefined) {
-      const next = nextRecord(current, { ...changes, sealed }, this.#clock.now());
-      await this.#lifecycle.save(current, next, { revision: current.revision });
-      this.#events.emit('updated', { session: toInfo(next) });
-      return toInfo(next);
-    }
-    if (auth.type !== 'credentials') {
-      throw new AuthSessionError(
-        'INVALID_OPTIONS',
-        `Session "${id}" is recorded; it has no credentials (record it again instead)`,
-        {
-          sessionId: id,
-        },
-      );
-    }
-    const credentials = parseCredentials(auth, options.credentials);
-    sealed.credentials = codec.seal(id, 'credentials', credentials);
-    const pending = nextRecord(
-      current,
-      { ...changes, sealed, state: 'pending', failure: undefined },
-      this.#clock.now(),
-    );
-    await this.#lifecycle.save(current, pending, { revision: current.revision });
-    return this.#loginInto(pending, auth, credentials, options, 'updated', current);
+    return updateSession(this.#lifecycle, id, options);
   }
 
   /**
@@ -495,49 +358,16 @@ export class AuthSessionManager {
   async delete(id: string): Promise<void> {
     this.#assertOpen();
     assertSessionId(id, 'delete(id): "id"');
-    const current = await this.#store.require(id);
-    await this.#store.delete(id);
-    (await this.#getCodec()).forget(id);
-    this.#events.emit('deleted', { session: toInfo(current) });
+    return deleteSession(this.#lifecycle, id);
   }
 
   /**
    * Re-seals every stored secret with the current key (the first of a keyring), so older keys can be
    * retired. Records that cannot be opened are left untouched and counted.
    */
-  async rotateKey(): Promise<{ resealed: number; current: number; failed: number }> {
+  async rotateKey(): Promise<RotateKeyResult> {
     this.#assertOpen();
-    const codec = await this.#getCodec();
-    const keyring = codec.keyring;
-    let resealed = 0;
-    let current = 0;
-    let failed = 0;
-    const ids: string[] = [];
-    for await (const record of this.#store.records()) ids.push(record.id);
-    for (const id of ids) {
-      const record = await this.#store.read(id);
-      if (!record) continue;
-      const fields = (['credentials', 'state', 'proxy'] as const).filter(
-        (f) => record.sealed[f] !== undefined,
-      );
-      if (fields.every((f) => keyring.isCurrent(record.sealed[f]))) {
-        current++;
-        continue;
-      }
-      try {
-        const sealed = { ...record.sealed };
-        for (const f of fields) sealed[f] = keyring.seal(id, f, keyring.open(id, f, record.sealed[f]));
-        await this.#store.write(
-          { ...record, sealed, revision: record.revision + 1 },
-          { revision: record.revision },
-        );
-        resealed++;
-      } catch (err) {
-        if (err instanceof AuthSessionError && err.code === 'STORAGE_UNAVAILABLE') throw err;
-        failed++;
-      }
-    }
-    return { resealed, current, failed };
+    return rotateKey(this.#lifecycle);
   }
 
   // @recorder-methods (record, exportState, importState: issue "Recorder-based auth sessions")
@@ -851,58 +681,6 @@ export class AuthSessionManager {
   }
 
   // ——— internals ———
-
-  /** Logs a pending record in; on failure restores `previous` (update) or marks it failed (create). */
-  async #loginInto(
-    pending: SessionRecord,
-    auth: CredentialsAuthDefinition,
-    credentials: unknown,
-    options: { signal?: AbortSignal; onInput?: InputHandler } & AuthOptions,
-    event: 'created' | 'updated',
-    previous?: SessionRecord,
-  ): Promise<AuthSessionInfo> {
-    const started = this.#clock.now();
-    const opts = resolveAuthOptions(auth, options);
-    const codec = await this.#getCodec();
-    try {
-      const state = await this.#lifecycle.login(pending, auth, credentials, 'create', opts, options);
-      const saved = await activate(
-        this.#lifecycle,
-        pending,
-        { ...pending.sealed, state: codec.sealState(pending.id, state) },
-        this.#lifecycle.iso(),
-      );
-      const durationMs = this.#clock.now() - started;
-      if (event === 'created') this.#events.emit('created', { session: toInfo(saved), durationMs });
-      else this.#events.emit('updated', { session: toInfo(saved), durationMs });
-      return toInfo(saved);
-    } catch (err) {
-      const error = normalise(err, 'CREATE_FAILED', `Logging in to "${auth.name}" failed`);
-      const aborted = error.code === 'ABORTED' || error.code === 'CLOSED';
-      try {
-        if (previous) {
-          await restore(this.#lifecycle, pending, previous);
-        } else if (aborted) {
-          await dropPlaceholder(this.#lifecycle, pending);
-        } else {
-          const failed = nextRecord(
-            pending,
-            { state: 'failed', failure: { code: error.code, message: error.message } },
-            this.#clock.now(),
-          );
-          await this.#lifecycle.save(pending, failed, { revision: pending.revision });
-          this.#events.emit('failed', {
-            session: toInfo(failed),
-            error: summariseError(error),
-            durationMs: this.#clock.now() - started,
-          });
-        }
-      } catch (saveErr) {
-        this.#events.emit('warning', { session: toInfo(pending), error: summariseError(saveErr) });
-      }
-      throw error;
-    }
-  }
 
   #assertOpen(): void {
     if (this.#close.signal.aborted) throw new AuthSessionError('CLOSED', 'The manager was closed');
