@@ -66,6 +66,10 @@ export class LocalLock implements AuthSessionLock {
       this.#queues.set(key, []);
       return Promise.resolve(this.#handle(key));
     }
+    // Held, and no wait allowed: say so now, whatever the clock (a fake one might never get to a 0 ms timer).
+    if (waitMs === 0) {
+      return Promise.reject(new AuthSessionError('LOCK_TIMEOUT', `The lock "${key}" is held (waitMs: 0)`));
+    }
     return new Promise((resolve, reject) => {
       const grant = () => {
         cleanup();
