@@ -12,9 +12,9 @@ it('examples/testing.ts runs to completion with the default retry backoff and a 
   const result = spawnSync(process.execPath, ['--import', 'tsx', 'examples/testing.ts'], {
     cwd: ROOT,
     encoding: 'utf8',
-    timeout: 30_000,
+    timeout: 60_000,
   });
   // Exit 13 would be Node's "unsettled top-level await": a wait nothing keeps alive (issue #16).
   expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' });
   expect(result.stdout).toBe('ok: 3 logins, events: refreshed, expired\n');
-}, 40_000);
+}, 70_000);
