@@ -16,6 +16,8 @@ import {
   type OutStream,
   type Paint,
   Progress,
+  safeJson,
+  safeText,
   stateStyle,
   table,
 } from './output.js';
@@ -49,15 +51,15 @@ export type Command = (ctx: CommandContext) => Promise<number>;
 const MAX_INPUT_BYTES = 16 * 1024 * 1024;
 
 function out(ctx: CommandContext, text: string): void {
-  ctx.io.stdout.write(`${text}\n`);
+  ctx.io.stdout.write(`${safeText(text)}\n`);
 }
 
 function note(ctx: CommandContext, text: string): void {
-  ctx.io.stderr.write(`${text}\n`);
+  ctx.io.stderr.write(`${safeText(text)}\n`);
 }
 
 function emitJson(ctx: CommandContext, value: unknown): void {
-  ctx.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  ctx.io.stdout.write(`${safeJson(value)}\n`);
 }
 
 function str(ctx: CommandContext, name: string): string | undefined {

@@ -36,9 +36,107 @@ export function useColor(
 /** A painter that colours text, or returns it as is when colours are off. */
 export type Paint = (style: Style, text: string) => string;
 
-/** Makes a {@link Paint}. */
+/** Makes a {@link Paint}. The text is data more often than not: its control characters are escaped. */
 export function painter(enabled: boolean): Paint {
-  return (style, text) => (enabled ? `\u001b[${ANSI[style][0]}m${text}\u001b[${ANSI[style][1]}m` : text);
+  return (style, text) => {
+    const safe = escapeControl(text);
+    return enabled ? `\u001b[${ANSI[style][0]}m${safe}\u001b[${ANSI[style][1]}m` : safe;
+  };
+}
+
+/** The SGR sequences {@link painter} writes, and nothing else, survive {@link safeText}. */
+const OWN_SGR: ReadonlySet<string> = new Set(
+  Object.values(ANSI).flatMap(([on, off]) => [`\u001b[${on}m`, `\u001b[${off}m`]),
+);
+
+/**
+ * True for characters a terminal may act on instead of showing: C0 controls (tab and newline included),
+ * DEL, C1 controls (0x9b is a one-byte CSI on some terminals), the line and paragraph separators, and the
+ * bidirectional overrides and isolates (which can make shown text differ from what it is).
+ */
+function isControl(code: number): boolean {
+  return (
+    code < 0x20 ||
+    (code >= 0x7f && code <= 0x9f) ||
+    code === 0x2028 ||
+    code === 0x2029 ||
+    (code >= 0x202a && code <= 0x202e) ||
+    (code >= 0x2066 && code <= 0x2069)
+  );
+}
+
+function escapeChar(code: number): string {
+  return code <= 0xff
+    ? `\\x${code.toString(16).padStart(2, '0')}`
+    : `\\u${code.toString(16).padStart(4, '0')}`;
+}
+
+/**
+ * Escapes every control character of a value that came from data (a label, an id, a failure text, an input
+ * message): `\x1b]0;title\x07` is shown as those characters instead of retitling the operator's terminal.
+ * Newlines and tabs are escaped too, so a value stays on its line or in its cell.
+ *
+ * @example
+ * ```ts
+ * escapeControl('a\u001b[2Jb'); // 'a\\x1b[2Jb'
+ * ```
+ */
+export function escapeControl(text: string): string {
+  let out = '';
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (!isControl(code)) continue;
+    out += text.slice(start, i) + escapeChar(code);
+    start = i + 1;
+  }
+  return start === 0 ? text : out + text.slice(start);
+}
+
+/**
+ * Text about to be written: every control character escaped as by {@link escapeControl}, except the colour
+ * sequences the CLI's own {@link painter} writes and, unless `singleLine`, newlines. Applied to every line
+ * and table cell the CLI prints, so data that reached a line unpainted is made safe too.
+ *
+ * @example
+ * ```ts
+ * stream.write(`${safeText(line)}\n`);
+ * ```
+ */
+export function safeText(text: string, singleLine = false): string {
+  let out = '';
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (!isControl(code) || (code === 0x0a && !singleLine)) continue;
+    if (code === 0x1b) {
+      const end = text.indexOf('m', i);
+      if (end > i && end - i <= 5 && OWN_SGR.has(text.slice(i, end + 1))) {
+        i = end;
+        continue;
+      }
+    }
+    out += text.slice(start, i) + escapeChar(code);
+    start = i + 1;
+  }
+  return start === 0 ? text : out + text.slice(start);
+}
+
+/**
+ * JSON for `--json` output. `JSON.stringify` leaves C1 controls, U+2028/2029 and bidirectional controls
+ * as they are; they are escaped here (still valid JSON that parses to the same value).
+ */
+export function safeJson(value: unknown): string {
+  const json = JSON.stringify(value, null, 2) ?? 'null';
+  let out = '';
+  let start = 0;
+  for (let i = 0; i < json.length; i++) {
+    const code = json.charCodeAt(i);
+    if (!isControl(code) || code === 0x0a) continue;
+    out += `${json.slice(start, i)}\\u${code.toString(16).padStart(4, '0')}`;
+    start = i + 1;
+  }
+  return start === 0 ? json : out + json.slice(start);
 }
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching ANSI escapes is the point
@@ -55,13 +153,14 @@ export function table(
   rows: readonly (readonly string[])[],
   paint: Paint,
 ): string {
-  const widths = headers.map((h, i) => Math.max(width(h), ...rows.map((r) => width(r[i] ?? ''))));
+  const cells = rows.map((r) => r.map((cell) => safeText(cell, true)));
+  const widths = headers.map((h, i) => Math.max(width(h), ...cells.map((r) => width(r[i] ?? ''))));
   const line = (cells: readonly string[]) =>
     cells
       .map((cell, i) => (i === cells.length - 1 ? cell : cell + ' '.repeat(widths[i]! - width(cell))))
       .join('  ')
       .trimEnd();
-  return [paint('bold', line(headers)), ...rows.map(line)].join('\n');
+  return [paint('bold', line(headers)), ...cells.map(line)].join('\n');
 }
 
 /** `3d`, `5h`, `12m`, `40s` for a duration in milliseconds. */

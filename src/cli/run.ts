@@ -5,7 +5,7 @@ import { completionScript } from './completion.js';
 import { findConfig, loadManager } from './config.js';
 import { ConfigError, EXIT, exitCodeFor, UsageError } from './exit-codes.js';
 import { commandHelp, mainHelp, version } from './help.js';
-import { painter, useColor } from './output.js';
+import { painter, safeJson, safeText, useColor } from './output.js';
 
 export type { CliIo } from './commands.js';
 
@@ -100,7 +100,7 @@ function report(
   const code = errorCode(err, exitCode);
   const message = exitCode === EXIT.INTERRUPTED ? 'Interrupted' : errorMessage(err);
   if (json) {
-    io.stdout.write(`${JSON.stringify({ error: { code, message, exitCode } }, null, 2)}\n`);
+    io.stdout.write(`${safeJson({ error: { code, message, exitCode } })}\n`);
     return exitCode;
   }
   const lines = [
@@ -123,7 +123,7 @@ function report(
       );
     }
   }
-  io.stderr.write(`${lines.join('\n')}\n`);
+  io.stderr.write(`${safeText(lines.join('\n'))}\n`);
   return exitCode;
 }
 
