@@ -97,5 +97,6 @@ export { type ImportStateOptions, parseBrowserState } from './recorder/state-tra
 export type { AuthSessionInfo } from './session/info.js';
 export { canTransition, SESSION_STATES, type SessionState, TRANSITIONS } from './session/states.js';
 export type { SessionPlacementOptions } from './session-options.js';
+export type { StoreAdapter, StoreEntry } from './store/contract.js';
 export { createMemoryStore, createSqliteStore, type SqliteStoreOptions } from './store/default-store.js';
 export type { KeyFileInput, KeyInput, KeyringInput, PassphraseKeyInput } from './vault/key-source.js';
