@@ -50,6 +50,9 @@ import type { Keyring } from './vault/keyring.js';
 
 export type { CreateSessionOptions, RotateKeyResult, UpdateSessionOptions };
 
+/** Default of `cacheBytes`: 64 MiB. */
+const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+
 /** Options of {@link AuthSessionManager}. */
 export interface AuthSessionManagerOptions extends MonitorOptions {
   /** The auth definitions this manager serves (from `defineAuth`). */
@@ -98,6 +101,12 @@ export interface AuthSessionManagerOptions extends MonitorOptions {
    * @default 180000
    */
   readonly lockWaitMs?: number;
+  /**
+   * Approximate bytes of memory the caches of decoded records and opened browser states may hold together
+   * (half each; a cache also holds at most 1,000 sessions). 0 turns them off.
+   * @default 67108864 (64 MiB)
+   */
+  readonly cacheBytes?: number;
   /** Makes session ids. @default crypto.randomUUID */
   readonly idGenerator?: () => string;
   /** Where one-time notices go (e.g. "created a key file"). @default process.emitWarning */
@@ -177,6 +186,13 @@ export class AuthSessionManager {
     for (const key of ['storeTimeoutMs', 'lockLeaseMs', 'lockWaitMs'] as const) {
       durationOption(options[key], `"${key}"`, { infinity: key === 'lockWaitMs' });
     }
+    const { cacheBytes = DEFAULT_CACHE_BYTES } = options;
+    if (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0) {
+      throw new AuthSessionError(
+        'INVALID_OPTIONS',
+        '"cacheBytes" must be a whole number of bytes, 0 or more',
+      );
+    }
     this.#clock = options.clock ?? systemClock;
     // Made (and its options checked) before the store, which it reads lazily for history and stats.
     this.#monitor = new Monitor(options, {
@@ -192,6 +208,7 @@ export class AuthSessionManager {
     this.#store = new SessionStore(this.#keyv, {
       timeoutMs: options.storeTimeoutMs ?? 10_000,
       clock: this.#clock,
+      cacheBytes: Math.floor(cacheBytes / 2),
     });
     this.#lock = options.lock ?? new LocalLock({ clock: this.#clock });
     this.#browser = options.browser;
@@ -719,7 +736,12 @@ export class AuthSessionManager {
         meta: { get: (k) => this.#store.getMeta(k), set: (k, v) => this.#store.setMeta(k, v) },
         dataDir: this.#options.dataDir ?? DEFAULT_DATA_DIR,
         ...(this.#options.onNotice ? { notice: this.#options.onNotice } : {}),
-      }).then((keyring: Keyring) => new SessionCodec(keyring));
+      }).then(
+        (keyring: Keyring) =>
+          new SessionCodec(keyring, {
+            cacheBytes: Math.floor((this.#options.cacheBytes ?? DEFAULT_CACHE_BYTES) / 2),
+          }),
+      );
       this.#codec = codec;
       // A failed key resolution (e.g. the store was down) is retried on the next call.
       codec.catch(() => {

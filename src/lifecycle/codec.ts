@@ -17,9 +17,12 @@ export class SessionCodec {
   readonly #stateCache = new Map<string, { box: string; state: BrowserState }>();
   /** Fingerprints by state object: the opened state of a session is compared after every run. */
   readonly #fingerprints = new WeakMap<BrowserState, string>();
+  readonly #cacheBytes: number;
 
-  constructor(keyring: Keyring) {
+  /** `cacheBytes`: approximate bytes the cache of opened states may hold (default 32 MiB). */
+  constructor(keyring: Keyring, options: { readonly cacheBytes?: number } = {}) {
     this.#keyring = keyring;
+    this.#cacheBytes = options.cacheBytes ?? 32 * 1024 * 1024;
   }
 
   get keyring(): Keyring {
@@ -92,7 +95,13 @@ export class SessionCodec {
   }
 
   #remember(id: string, box: string, state: BrowserState): void {
-    // Bounded: a cache of the most recently used states, not of every session ever seen.
-    rememberRecent(this.#stateCache, id, { box, state }, 1000);
+    // Bounded: a cache of the most recently used states, not of every session ever seen, and not more bytes
+    // than allowed (an opened state is counted as twice its sealed box, which is base64 of the sealed JSON).
+    rememberRecent(
+      this.#stateCache,
+      id,
+      { box, state },
+      { max: 1000, maxBytes: this.#cacheBytes, sizeOf: (entry) => entry.box.length * 2 },
+    );
   }
 }

@@ -1,7 +1,7 @@
 import type Keyv from 'keyv';
 import { type Clock, systemClock } from '../clock.js';
 import { AuthSessionError, isAuthSessionError, issuePaths } from '../errors.js';
-import { rememberRecent } from '../recent.js';
+import { type RecentLimits, rememberRecent } from '../recent.js';
 import { parseJsonSafely, type SessionRecord, sessionRecordSchema } from '../session/record.js';
 import type { StoreAdapter } from './contract.js';
 import { storeAdapterFor } from './registry.js';
@@ -15,6 +15,8 @@ export interface SessionStoreOptions {
   readonly timeoutMs?: number;
   /** Time source for the timeout. @default systemClock */
   readonly clock?: Clock;
+  /** Approximate bytes the cache of decoded records may hold. @default 32 MiB */
+  readonly cacheBytes?: number;
 }
 
 /** A conditional write: it happens only if the stored record still has these values. */
@@ -75,6 +77,8 @@ export class SessionStore {
    * Bounded; callers get their own copy.
    */
   readonly #decoded = new Map<string, { readonly raw: string; readonly record: SessionRecord }>();
+  /** Count and byte bounds of {@link SessionStore.#decoded}: a record is counted as twice its text. */
+  readonly #decodedLimits: RecentLimits<{ readonly raw: string }>;
 
   constructor(keyv: Keyv, options: SessionStoreOptions = {}) {
     if (typeof keyv !== 'object' || keyv === null || typeof (keyv as Keyv).get !== 'function') {
@@ -86,6 +90,11 @@ export class SessionStore {
     this.#keyv = keyv;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#clock = options.clock ?? systemClock;
+    this.#decodedLimits = {
+      max: DECODED_CACHE_SIZE,
+      maxBytes: options.cacheBytes ?? 32 * 1024 * 1024,
+      sizeOf: (entry) => entry.raw.length * 2,
+    };
     this.#store = storeAdapterFor(keyv, { clock: this.#clock });
   }
 
@@ -129,7 +138,7 @@ export class SessionStore {
     const hit = this.#decoded.get(id);
     if (hit !== undefined && hit.raw === raw) return hit.record;
     const record = decodeRecord(raw, id);
-    rememberRecent(this.#decoded, id, { raw, record }, DECODED_CACHE_SIZE);
+    rememberRecent(this.#decoded, id, { raw, record }, this.#decodedLimits);
     return record;
   }
 
@@ -268,7 +277,7 @@ export class SessionStore {
       this.#decoded,
       next.id,
       { raw: value, record: JSON.parse(value) as SessionRecord },
-      DECODED_CACHE_SIZE,
+      this.#decodedLimits,
     );
     return next;
   }
