@@ -204,7 +204,7 @@ export class AuthSessionManager {
     // Every call in flight listens to the close signal; thousands at once are normal.
     setMaxListeners(0, this.#close.signal);
     this.#ownsStore = options.store === undefined;
-    this.#keyv = options.store ?? createDefaultStore(options.dataDir ?? DEFAULT_DATA_DIR);
+    this.#keyv = options.store ?? createDefaultStore(options.dataDir ?? DEFAULT_DATA_DIR, options.onNotice);
     this.#store = new SessionStore(this.#keyv, {
       timeoutMs: options.storeTimeoutMs ?? 10_000,
       clock: this.#clock,

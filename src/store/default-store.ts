@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
+import { defaultNotice, ensurePrivateDir, ensurePrivateFile } from '../file-modes.js';
 
 /** The folder of the embedded defaults (SQLite file and key file). */
 export const DEFAULT_DATA_DIR = '.auth-sessions';
@@ -18,11 +18,17 @@ export interface SqliteStoreOptions {
    * @default 500
    */
   readonly iterationLimit?: number;
+  /**
+   * Where a notice goes when the file or its folder is open to other users.
+   * @default process.emitWarning (type `AuthSessionsWarning`)
+   */
+  readonly onNotice?: (message: string) => void;
 }
 
 /**
- * A Keyv store in a SQLite file (created with its folder, mode 0700, when missing). The manager's default
- * is `./.auth-sessions/sessions.sqlite`.
+ * A Keyv store in a SQLite file. A missing folder is created mode 0700 and a missing file mode 0600; an
+ * existing one that other users may read gets a notice (`onNotice`) with the `chmod` that fixes it. The
+ * manager's default is `./.auth-sessions/sessions.sqlite`.
  *
  * @example
  * ```ts
@@ -31,7 +37,9 @@ export interface SqliteStoreOptions {
  */
 export function createSqliteStore(file: string, options: SqliteStoreOptions = {}): Keyv {
   const path = resolve(file);
-  mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
+  const notice = options.onNotice ?? defaultNotice;
+  ensurePrivateDir(dirname(path), notice);
+  ensurePrivateFile(path, notice);
   const adapter = new KeyvSqlite({
     uri: `sqlite://${path}`,
     iterationLimit: options.iterationLimit ?? 500,
@@ -54,6 +62,9 @@ export function createMemoryStore(): Keyv {
 }
 
 /** The embedded default store under `dataDir`. */
-export function createDefaultStore(dataDir: string = DEFAULT_DATA_DIR): Keyv {
-  return createSqliteStore(join(dataDir, 'sessions.sqlite'));
+export function createDefaultStore(
+  dataDir: string = DEFAULT_DATA_DIR,
+  onNotice?: (message: string) => void,
+): Keyv {
+  return createSqliteStore(join(dataDir, 'sessions.sqlite'), onNotice ? { onNotice } : {});
 }

@@ -3,6 +3,7 @@ import { chmod, link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/p
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { AuthSessionError } from '../errors.js';
+import { ensurePrivateDir } from '../file-modes.js';
 import { DEFAULT_DATA_DIR } from '../store/default-store.js';
 import { decodeBase64, encodeBase64 } from './base64.js';
 import { KEY_LENGTH, Keyring, type KeyringEntry, KID_PATTERN } from './keyring.js';
@@ -552,6 +553,11 @@ async function readKeyFile(path: string, ctx: Context): Promise<Uint8Array | und
 /** The default key file: read it, or create it on first use (racing processes end up with the same key). */
 async function defaultKeyFile(ctx: Context): Promise<Uint8Array> {
   const path = join(ctx.dataDir, KEY_FILE_NAME);
+  // The folder of the key: made 0700 when missing, a notice when others may enter it. A folder that cannot be
+  // made is reported below, by the creation of the key file.
+  try {
+    ensurePrivateDir(ctx.dataDir, ctx.notice);
+  } catch {}
   const existing = await readKeyFile(path, ctx);
   if (existing !== undefined) return existing;
   const created = await createKeyFile(path, ctx);
