@@ -77,6 +77,8 @@ export class SessionStore {
    * Bounded; callers get their own copy.
    */
   readonly #decoded = new Map<string, { readonly raw: string; readonly record: SessionRecord }>();
+  /** The last change of each session under way in this process (see {@link SessionStore.change}). */
+  readonly #changing = new Map<string, Promise<void>>();
   /** Count and byte bounds of {@link SessionStore.#decoded}: a record is counted as twice its text. */
   readonly #decodedLimits: RecentLimits<{ readonly raw: string }>;
 
@@ -204,12 +206,53 @@ export class SessionStore {
    * With a store that has no atomic compare-and-set (a plain Keyv over an unknown adapter) the check and the
    * write are two calls, serialised per record within this process; see docs/architecture.md.
    */
-  async change(
+  change(
     id: string,
     apply: (latest: SessionRecord | undefined) => SessionRecord | undefined,
     now: () => number = () => this.#clock.now(),
   ): Promise<ChangeResult> {
+    // Changes of one session from this process go one at a time: they would only make each other's
+    // compare-and-set miss. Conflicts then come from other processes alone.
+    const previous = this.#changing.get(id);
+    const mine = (previous ?? Promise.resolve()).then(
+      () => this.#change(id, apply, now),
+      () => this.#change(id, apply, now),
+    );
+    const tail = mine.then(
+      () => {},
+      () => {},
+    );
+    this.#changing.set(id, tail);
+    void tail.then(() => {
+      if (this.#changing.get(id) === tail) this.#changing.delete(id);
+    });
+    return mine;
+  }
+
+  async #change(
+    id: string,
+    apply: (latest: SessionRecord | undefined) => SessionRecord | undefined,
+    now: () => number,
+  ): Promise<ChangeResult> {
     const key = SESSION_PREFIX + id;
+    // The record this process read last is usually still the stored one (a run reads it, then saves): one
+    // compare-and-set against it then both checks and writes, without reading it again. Anything but a
+    // successful write from that guess (it was stale, or the change refused or skipped it) reads for real.
+    const seen = this.#decoded.get(id);
+    if (seen !== undefined) {
+      let proposed: SessionRecord | undefined;
+      try {
+        proposed = apply(structuredClone(seen.record));
+      } catch {
+        proposed = undefined;
+      }
+      if (proposed !== undefined && proposed.id === id) {
+        const next = stamped(proposed, seen.record, now());
+        const value = JSON.stringify(next);
+        if (await this.#swap(key, seen.raw, value))
+          return { record: this.#written(next, value), written: true };
+      }
+    }
     for (let attempt = 1; ; attempt++) {
       const raw = await this.#readKey(key);
       const current = raw === undefined ? undefined : this.#decode(raw, id);
