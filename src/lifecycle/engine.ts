@@ -31,6 +31,7 @@ import type { SessionRecord } from '../session/record.js';
 import type { ChangeResult, SessionStore } from '../store/session-store.js';
 import type { SessionCodec } from './codec.js';
 import { type HookTimer, normalise, runBounded, withAttempts } from './hooks.js';
+import { scrubSecrets } from './scrub-secrets.js';
 
 /** What a task passed to `manager.run` receives. */
 export interface RunContext {
@@ -601,6 +602,9 @@ export class Lifecycle {
     extras: LoginExtras,
     settling: Set<Promise<unknown>>,
   ): Promise<void> {
+    // The one place hook errors enter the library: what a login hook throws may quote the credentials
+    // (`new Error('bad password ' + password)`) or the proxy password; they are scrubbed before the error is
+    // kept, thrown or logged.
     await runBounded(
       async (hookSignal, timer) => {
         const ctx: CreateContext<unknown> = {
@@ -622,7 +626,13 @@ export class Lifecycle {
         what: `${hook === auth.create ? 'create' : 'refresh'} hook of "${auth.name}"`,
         sessionId: record.id,
       },
-    );
+    ).catch(async (err: unknown) => {
+      const proxy = await this.#d
+        .codec()
+        .then((codec) => codec.proxy(record))
+        .catch(() => undefined);
+      throw scrubSecrets(err, [credentials, proxy?.password]);
+    });
   }
 
   /**

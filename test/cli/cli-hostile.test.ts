@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { escapeControl, painter, safeJson, safeText, table } from '../../src/cli/output.js';
+import { CANARY_PASSWORD } from './fixtures/hostile.config.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -63,11 +64,13 @@ describe('CLI output escapes control characters from data', () => {
     );
   }, 120_000);
 
-  it('errors, with --verbose causes: escaped', () => {
+  it('errors, with --verbose causes: escaped, and no credential', () => {
     const r = cli('validate', 'evil', '--verbose');
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('caused by');
     expect(controls(r.all)).toEqual([]);
+    expect(r.all).not.toContain(CANARY_PASSWORD);
+    expect(r.all).toContain('[redacted]');
   }, 120_000);
 });
 

@@ -25,6 +25,7 @@ const ALICE_PW_NEW = 'Alice-new-pw-R4tY8uIo0p';
 const ALICE_PW_WRONG = 'Alice-wrong-pw-Zx9Cv8Bn7M';
 const BOB_PW = 'Bob-otp-pw-Kj6Hg5Fd4Sa';
 const CAROL_PW = 'Carol-rec-pw-Qw2Er3Ty4U';
+const DAVE_PW = 'Dave-leaky-pw-Mn5Bv6Cx7Z';
 const TOTP_SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXQ';
 const PROXY_PW = 'Proxy-pw-Lk8Jh7Gf6Ds5';
 const PROXY = `http://proxyuser:${PROXY_PW}@proxy.test:3128`;
@@ -54,6 +55,7 @@ const secrets = new Map<string, string>([
   ['alice wrong password', ALICE_PW_WRONG],
   ['bob password', BOB_PW],
   ['carol password', CAROL_PW],
+  ['dave password', DAVE_PW],
   ['TOTP secret', TOTP_SECRET],
   ['proxy password', PROXY_PW],
   ['encryption key', TEST_KEY],
@@ -160,6 +162,7 @@ beforeAll(async () => {
   site.addUser('alice', ALICE_PW);
   site.addUser('bob', BOB_PW, { otp: 'code' });
   site.addUser('carol', CAROL_PW);
+  site.addUser('dave', DAVE_PW);
   // Every cookie value the site ever sets joins the canary list.
   const handle = site.handle.bind(site);
   site.handle = (request) => {
@@ -204,8 +207,30 @@ beforeAll(async () => {
     retryDelay: 0,
     check: hooks.check,
   });
+  // A login hook whose errors quote the password (raw, URL-encoded, in a nested cause) and the proxy URL
+  // with its password: what it throws must be scrubbed before the library keeps, throws or logs it.
+  let leakyFails = false;
+  const leaky = defineAuth({
+    name: 'leaky',
+    type: 'credentials',
+    credentials,
+    retryDelay: 0,
+    createAttempts: 1,
+    async create(ctx) {
+      if (leakyFails || ctx.credentials.username !== 'dave') {
+        const cause = new Error(
+          `proxy ${PROXY} said no to password=${encodeURIComponent(ctx.credentials.password)}`,
+        );
+        const err = new Error(`bad password ${ctx.credentials.password}`, { cause });
+        Object.assign(err, { details: { tried: [ctx.credentials.password] } });
+        throw err;
+      }
+      await hooks.create(ctx);
+    },
+    check: hooks.check,
+  });
   manager = new AuthSessionManager({
-    auths: [crm, otp, portal],
+    auths: [crm, otp, portal, leaky],
     store: createMemoryStore(),
     key: TEST_KEY,
     browser,
@@ -306,10 +331,39 @@ beforeAll(async () => {
   await keep(() => manager.importState('portal', '{"cookies": "not a list"}', { id: 'broken' }));
   await keep(() => manager.importState('portal', '{not json', { id: 'broken-2' }));
 
+  // Hook errors quoting the credentials: at creation (CREATE_FAILED) and at a refresh (SESSION_EXPIRED).
+  await keep(() =>
+    manager.create('leaky', {
+      id: 'dave-bad',
+      credentials: { username: 'dave!', password: DAVE_PW },
+      proxy: PROXY,
+    }),
+  );
+  await keep(() =>
+    manager.create('leaky', {
+      id: 'dave-1',
+      credentials: { username: 'dave', password: DAVE_PW },
+      proxy: PROXY,
+    }),
+  );
+  leakyFails = true;
+  site.logoutAll();
+  await keep(() => manager.run('dave-1', task));
+  await keep(() => manager.validate('dave-1'));
+
   // Read everything back the ways an operator would.
   await keep(() => manager.list());
   await keep(() => manager.list({ auth: 'crm', labels: { customer: 'acme' } }));
-  for (const id of ['alice-1', 'alice-bad', 'bob-1', 'bob-2', 'carol-1', 'carol-imported']) {
+  for (const id of [
+    'alice-1',
+    'alice-bad',
+    'bob-1',
+    'bob-2',
+    'carol-1',
+    'carol-imported',
+    'dave-bad',
+    'dave-1',
+  ]) {
     await keep(() => manager.get(id));
     await manager.flushHistory();
     histories.push(await manager.history(id));

@@ -265,7 +265,7 @@ describe('history', () => {
     expect(warnings).toEqual([{ error: expect.objectContaining({ code: 'STORAGE_UNAVAILABLE' }) }]);
   });
 
-  it('is deleted with its session; unknown or invalid ids have none', async () => {
+  it('is deleted with its session; unknown ids have none, invalid ids are INVALID_OPTIONS', async () => {
     h = harness();
     const s = await h.manager.create('site', { credentials: alice });
     await h.manager.flushHistory();
@@ -273,7 +273,7 @@ describe('history', () => {
     await h.manager.flushHistory();
     expect(await h.manager.history(s.id)).toEqual([]);
     expect(await h.manager.history('nope')).toEqual([]);
-    expect(await h.manager.history('../../etc')).toEqual([]);
+    await expect(h.manager.history('../../etc')).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
   });
 
   it('historySize 0 turns history off: nothing is written', async () => {
