@@ -9,7 +9,7 @@ export type {
 } from './browser/provider.js';
 export { type BrowserState, browserStateSchema } from './browser/state.js';
 export type { WarmContextOptions, WarmContextsInput } from './browser/warm-pool.js';
-export { DEFAULT_INPUT_TIMEOUT_MS, type PendingInputRequest } from './challenges/input.js';
+export { DEFAULT_INPUT_TIMEOUT_MS, type PendingInputRequest } from './lifecycle/input.js';
 export { OPERATION_STATUSES, type OperationStatus } from './challenges/operation-store.js';
 export {
   type AuthOperation,

@@ -17,7 +17,7 @@ import {
   assertValidAnswer,
   type PendingInputRequest,
   resolveInputTimeout,
-} from './input.js';
+} from '../lifecycle/input.js';
 import {
   ANSWER_FIELD,
   isFinalStatus,

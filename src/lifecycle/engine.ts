@@ -11,7 +11,7 @@ import {
   parseInputRequest,
   resolveInputTimeout,
   shownRequest,
-} from '../challenges/input.js';
+} from './input.js';
 import type { Clock } from '../clock.js';
 import {
   type AuthDefinition,

@@ -63,7 +63,16 @@ export async function runLogin(lifecycle: Lifecycle, plan: LoginPlan): Promise<L
     try {
       const outcome = plan.onFailure(before, error);
       if (outcome === 'undo' && before) {
-        await lifecycle.commit(plan.id, undoLogin(loginId, before, pending, resealWith(codec, plan.id)));
+        await lifecycle.commit(
+          plan.id,
+          undoLogin(
+            loginId,
+            before,
+            pending,
+            { code: error.code, message: error.message },
+            resealWith(codec, plan.id),
+          ),
+        );
       } else if (outcome === 'fail') {
         const failed = await lifecycle.commit(
           plan.id,

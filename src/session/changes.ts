@@ -155,6 +155,7 @@ export function undoLogin(
   loginId: string,
   before: SessionRecord,
   begun: SessionRecord,
+  failure: { code: string; message: string },
   reseal: (
     field: 'credentials' | 'proxy' | 'state',
     box: NonNullable<SessionRecord['sealed']['state']>,
@@ -162,10 +163,20 @@ export function undoLogin(
 ): Change {
   return (latest) => {
     if (!latest || latest.loginId !== loginId) return undefined;
-    const next: SessionRecord = { ...latest, state: before.state, sealed: { ...latest.sealed } };
-    for (const key of ['loginId', 'input', 'operationId', 'failure', 'expiredAt'] as const) {
-      if (before[key] === undefined) delete next[key];
-      else (next as Record<string, unknown>)[key] = before[key];
+    const next: SessionRecord = { ...latest, sealed: { ...latest.sealed } };
+    for (const key of ['loginId', 'input', 'operationId'] as const) delete next[key];
+    if (before.state === 'pending') {
+      // This login took over one that was still under way (or whose process died): there is no earlier
+      // settled state to go back to, and a pending record with no login would stay pending for good.
+      next.state = latest.generation > 0 ? 'expired' : 'failed';
+      next.failure = failure;
+      if (next.state === 'expired') next.expiredAt = latest.updatedAt;
+    } else {
+      next.state = before.state;
+      for (const key of ['failure', 'expiredAt'] as const) {
+        if (before[key] === undefined) delete next[key];
+        else (next as Record<string, unknown>)[key] = before[key];
+      }
     }
     // What this login set and nobody changed since goes back; a later acknowledged edit stays.
     for (const key of ['labels', 'device', 'proxy'] as const) {
