@@ -101,7 +101,11 @@ export const DEFAULT_AUTH_OPTIONS: Required<AuthOptions> = {
 interface AuthDefinitionBase extends AuthOptions {
   /** Unique name of the auth, e.g. `'crm'`. Letters, digits, `-`, `_`, `.`. */
   readonly name: string;
-  /** Checks that the browser is logged in. Must return exactly `true` to pass. */
+  /**
+   * Checks that the browser is logged in: `true` when it is, `false` when it is not (then the session is
+   * refreshed or expires). Anything else (e.g. the number from `locator.count()`) is a bug in the hook:
+   * `INVALID_HOOK_RESULT`, and the session is left as it was.
+   */
   check(ctx: CheckContext): Promise<boolean> | boolean;
   /** Device profile for new sessions of this auth (the caller may override per session). */
   readonly device?: DeviceProfile;

@@ -30,6 +30,7 @@ import { type AuthSessionInfo, toInfo } from '../session/info.js';
 import type { SessionRecord } from '../session/record.js';
 import type { ChangeResult, SessionStore } from '../store/session-store.js';
 import type { SessionCodec } from './codec.js';
+import { invalidCheckResult } from './hook-result.js';
 import { type HookTimer, normalise, runBounded, withAttempts } from './hooks.js';
 import { scrubSecrets } from './scrub-secrets.js';
 
@@ -380,12 +381,12 @@ export class Lifecycle {
         },
         'CHECK_FAILED',
         `The check of session "${record.id}" failed`,
-        { attempts: opts.checkAttempts, retryDelay: opts.retryDelay, signal },
+        { attempts: opts.checkAttempts, retryDelay: opts.retryDelay, signal, sessionId: record.id },
       );
       this.#d.events.emit('checked', { session: toInfo(record), ok: true, durationMs: this.now() - started });
       return true;
     } catch (err) {
-      const e = normalise(err, 'CHECK_FAILED', `The check of session "${record.id}" failed`);
+      const e = normalise(err, 'CHECK_FAILED', `The check of session "${record.id}" failed`, record.id);
       this.#d.events.emit('checked', {
         session: toInfo(record),
         ok: false,
@@ -418,6 +419,8 @@ export class Lifecycle {
         sessionId: record.id,
       },
     );
+    // Anything but a boolean is a programming error, not a "logged out" answer: no refresh, no expiry.
+    if (typeof verdict !== 'boolean') throw invalidCheckResult(auth.name, verdict, record.id);
     if (verdict !== true) {
       throw new AuthSessionError('CHECK_FAILED', `The check of "${auth.name}" did not return true`, {
         sessionId: record.id,
@@ -487,7 +490,7 @@ export class Lifecycle {
         this.#d.events.emit('refreshed', { session: toInfo(saved), durationMs: this.now() - started });
         return saved;
       } catch (err) {
-        const e = normalise(err, 'CREATE_FAILED', `Logging in again to "${auth.name}" failed`);
+        const e = normalise(err, 'CREATE_FAILED', `Logging in again to "${auth.name}" failed`, current.id);
         if (!expiresSession(e)) throw e;
         return await this.expire(current, e);
       }
@@ -586,7 +589,7 @@ export class Lifecycle {
       },
       'CREATE_FAILED',
       `Logging in to "${auth.name}" failed`,
-      { attempts: opts.createAttempts, retryDelay: opts.retryDelay, signal },
+      { attempts: opts.createAttempts, retryDelay: opts.retryDelay, signal, sessionId: record.id },
     );
   }
 

@@ -89,6 +89,8 @@ export interface AttemptOptions {
   readonly attempts: number;
   readonly retryDelay: number;
   readonly signal?: AbortSignal | undefined;
+  /** The session the attempts are for: carried by the error a failure is wrapped in. */
+  readonly sessionId?: string | undefined;
 }
 
 /**
@@ -122,7 +124,7 @@ function retry<T>(
       try {
         return await fn(attempt);
       } catch (err) {
-        throw normalise(err, wrapCode, wrapMessage);
+        throw normalise(err, wrapCode, wrapMessage, options.sessionId);
       }
     },
     {
@@ -147,12 +149,21 @@ function isAlwaysFinal(err: AuthSessionError): boolean {
     err.code === 'STORAGE_UNAVAILABLE' ||
     err.code === 'BROWSER_UNAVAILABLE' ||
     err.code === 'INPUT_TIMEOUT' ||
-    err.code === 'INPUT_REQUIRED'
+    err.code === 'INPUT_REQUIRED' ||
+    err.code === 'INVALID_HOOK_RESULT'
   );
 }
 
 /** Keeps AuthSessionErrors as they are; wraps anything else (including non-Errors) without its message text. */
-export function normalise(err: unknown, code: AuthSessionErrorCode, message: string): AuthSessionError {
+export function normalise(
+  err: unknown,
+  code: AuthSessionErrorCode,
+  message: string,
+  sessionId?: string,
+): AuthSessionError {
   if (err instanceof AuthSessionError) return err;
-  return new AuthSessionError(code, message, { cause: err });
+  return new AuthSessionError(code, message, {
+    cause: err,
+    ...(sessionId === undefined ? {} : { sessionId }),
+  });
 }

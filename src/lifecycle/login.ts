@@ -59,7 +59,7 @@ export async function runLogin(lifecycle: Lifecycle, plan: LoginPlan): Promise<L
     if (!done.written || !done.record) throw superseded(plan.id, done.record);
     return { record: done.record, existed: before !== undefined };
   } catch (err) {
-    const error = normalise(err, plan.failure.code, plan.failure.message);
+    const error = normalise(err, plan.failure.code, plan.failure.message, plan.id);
     try {
       const outcome = plan.onFailure(before, error);
       if (outcome === 'undo' && before) {

@@ -246,7 +246,7 @@ describe('hooks', () => {
     expect(h.count('failed')).toBe(0);
   });
 
-  it('a hook throwing a non-Error, or check returning "yes", is a failed attempt', async () => {
+  it('a hook throwing a non-Error is a failed attempt; a check returning "yes" is INVALID_HOOK_RESULT', async () => {
     let attempts = 0;
     h = harness({
       auth: {
@@ -262,7 +262,7 @@ describe('hooks', () => {
     await h.manager.close();
 
     h = harness({ auth: { createAttempts: 1, check: async () => 'yes' as unknown as boolean } });
-    await expectCode(h.manager.create('site', { credentials: alice }), 'CREATE_FAILED');
+    await expectCode(h.manager.create('site', { credentials: alice }), 'INVALID_HOOK_RESULT');
   });
 
   it('refuses credentials that fail the schema, naming paths and never values', async () => {
