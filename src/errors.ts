@@ -16,6 +16,7 @@ export type AuthSessionErrorCode =
   | 'CHECK_FAILED'
   | 'HOOK_TIMEOUT'
   | 'DECRYPT_FAILED'
+  | 'KEY_MISMATCH'
   | 'CORRUPT_RECORD'
   | 'STORAGE_UNAVAILABLE'
   | 'STALE_WRITE'

@@ -40,6 +40,7 @@ import {
   type ImportStateOptions,
   importSessionState,
 } from './recorder/state-transfer.js';
+import { keyringAuthenticator } from './session/authenticity.js';
 import { type AuthSessionInfo, toInfo } from './session/info.js';
 import type { SessionState } from './session/states.js';
 import { assertOperationId, assertSessionId } from './session-options.js';
@@ -209,6 +210,8 @@ export class AuthSessionManager {
       timeoutMs: options.storeTimeoutMs ?? 10_000,
       clock: this.#clock,
       cacheBytes: Math.floor(cacheBytes / 2),
+      // Records are signed and checked with the key: what the store holds in clear cannot be edited without it.
+      authenticator: () => this.#getCodec().then((codec) => keyringAuthenticator(codec.keyring)),
     });
     this.#lock = options.lock ?? new LocalLock({ clock: this.#clock });
     this.#browser = options.browser;

@@ -56,6 +56,11 @@ export const sessionRecordSchema = z
     failure: z.object({ code: z.string(), message: z.string() }).strict().optional(),
     input: inputRequestSchema.optional(),
     operationId: z.string().optional(),
+    /**
+     * Authenticates every other field (what is in clear, and which sealed boxes belong to the record) with
+     * the key: a record edited without the key is `CORRUPT_RECORD`.
+     */
+    mac: z.object({ kid: z.string(), tag: z.string() }).strict().optional(),
     /** The login under way while `pending` (create, update, record, import): only it may finish or undo. */
     loginId: z.string().optional(),
     sealed: z

@@ -2,6 +2,7 @@ import type Keyv from 'keyv';
 import { type Clock, systemClock } from '../clock.js';
 import { AuthSessionError, isAuthSessionError, issuePaths } from '../errors.js';
 import { type RecentLimits, rememberRecent } from '../recent.js';
+import type { RecordAuthenticator } from '../session/authenticity.js';
 import { parseJsonSafely, type SessionRecord, sessionRecordSchema } from '../session/record.js';
 import type { StoreAdapter } from './contract.js';
 import { storeAdapterFor } from './registry.js';
@@ -17,6 +18,11 @@ export interface SessionStoreOptions {
   readonly clock?: Clock;
   /** Approximate bytes the cache of decoded records may hold. @default 32 MiB */
   readonly cacheBytes?: number;
+  /**
+   * Signs every record written and checks every record read (see `RecordAuthenticator`); resolved on the
+   * first call. Without it records are not authenticated (tests of the storage layer alone).
+   */
+  readonly authenticator?: () => Promise<RecordAuthenticator>;
 }
 
 /** A conditional write: it happens only if the stored record still has these values. */
@@ -79,6 +85,9 @@ export class SessionStore {
   readonly #decoded = new Map<string, { readonly raw: string; readonly record: SessionRecord }>();
   /** The last change of each session under way in this process (see {@link SessionStore.change}). */
   readonly #changing = new Map<string, Promise<void>>();
+  readonly #authenticatorSource: (() => Promise<RecordAuthenticator>) | undefined;
+  #authenticator: RecordAuthenticator | undefined;
+  #authenticating: Promise<void> | undefined;
   /** Count and byte bounds of {@link SessionStore.#decoded}: a record is counted as twice its text. */
   readonly #decodedLimits: RecentLimits<{ readonly raw: string }>;
 
@@ -98,6 +107,57 @@ export class SessionStore {
       sizeOf: (entry) => entry.raw.length * 2,
     };
     this.#store = storeAdapterFor(keyv, { clock: this.#clock });
+    this.#authenticatorSource = options.authenticator;
+  }
+
+  /**
+   * Resolves the authenticator once (again after a failure). On first use, one stored record is checked
+   * too: a store whose records were written with another key fails every call with `KEY_MISMATCH`, before
+   * this manager writes anything the other workers cannot open.
+   */
+  #ready(): Promise<void> {
+    if (this.#authenticatorSource === undefined || this.#authenticator !== undefined)
+      return Promise.resolve();
+    this.#authenticating ??= (async () => {
+      const authenticator = await this.#authenticatorSource!();
+      if (this.canList) {
+        const iterator = this.#store.scan(SESSION_PREFIX)[Symbol.asyncIterator]();
+        try {
+          const first = await this.#call('list', () => iterator.next());
+          if (!first.done) {
+            const [key, raw] = first.value;
+            let record: SessionRecord | undefined;
+            try {
+              record = decodeRecord(raw, key.slice(SESSION_PREFIX.length));
+            } catch {
+              // A damaged record says nothing about the key; it is reported when it is read.
+            }
+            try {
+              if (record) authenticator.verify(record);
+            } catch (err) {
+              if (isAuthSessionError(err, 'KEY_MISMATCH')) throw err;
+            }
+          }
+        } finally {
+          await iterator.return?.()?.catch(() => {});
+        }
+      }
+      this.#authenticator = authenticator;
+    })().finally(() => {
+      this.#authenticating = undefined;
+    });
+    return this.#authenticating;
+  }
+
+  /** A decoded record, checked by the authenticator (when there is one). */
+  #checked(record: SessionRecord): SessionRecord {
+    this.#authenticator?.verify(record);
+    return record;
+  }
+
+  /** The record to write, signed (when there is an authenticator). */
+  #signed(record: SessionRecord): SessionRecord {
+    return this.#authenticator ? this.#authenticator.sign(record) : record;
   }
 
   /** The Keyv instance underneath. */
@@ -124,6 +184,7 @@ export class SessionStore {
 
   /** Reads a session record; `undefined` only when the store answered that there is none. */
   async read(id: string): Promise<SessionRecord | undefined> {
+    await this.#ready();
     const raw = await this.#readKey(SESSION_PREFIX + id);
     if (raw === undefined || raw === null) return undefined;
     return this.#decode(raw, id);
@@ -131,7 +192,7 @@ export class SessionStore {
 
   /** {@link decodeRecord} through the cache of unchanged records; the caller gets its own copy. */
   #decode(raw: unknown, id: string): SessionRecord {
-    if (typeof raw !== 'string') return decodeRecord(raw, id);
+    if (typeof raw !== 'string') return this.#checked(decodeRecord(raw, id));
     return structuredClone(this.#decodeShared(raw, id));
   }
 
@@ -139,7 +200,7 @@ export class SessionStore {
   #decodeShared(raw: string, id: string): SessionRecord {
     const hit = this.#decoded.get(id);
     if (hit !== undefined && hit.raw === raw) return hit.record;
-    const record = decodeRecord(raw, id);
+    const record = this.#checked(decodeRecord(raw, id));
     rememberRecent(this.#decoded, id, { raw, record }, this.#decodedLimits);
     return record;
   }
@@ -234,6 +295,7 @@ export class SessionStore {
     apply: (latest: SessionRecord | undefined) => SessionRecord | undefined,
     now: () => number,
   ): Promise<ChangeResult> {
+    await this.#ready();
     const key = SESSION_PREFIX + id;
     // The record this process read last is usually still the stored one (a run reads it, then saves): one
     // compare-and-set against it then both checks and writes, without reading it again. Anything but a
@@ -247,7 +309,7 @@ export class SessionStore {
         proposed = undefined;
       }
       if (proposed !== undefined && proposed.id === id) {
-        const next = stamped(proposed, seen.record, now());
+        const next = this.#signed(stamped(proposed, seen.record, now()));
         const value = JSON.stringify(next);
         if (await this.#swap(key, seen.raw, value))
           return { record: this.#written(next, value), written: true };
@@ -259,7 +321,7 @@ export class SessionStore {
       const proposed = apply(current);
       if (proposed === undefined || proposed === current) return { record: current, written: false };
       if (proposed.id !== id) throw new Error(`change(${id}) returned a record of another session`);
-      const next = stamped(proposed, current, now());
+      const next = this.#signed(stamped(proposed, current, now()));
       const value = JSON.stringify(next);
       if (await this.#swap(key, raw, value)) return { record: this.#written(next, value), written: true };
       if (attempt >= MAX_SWAP_ATTEMPTS) {
@@ -279,6 +341,7 @@ export class SessionStore {
    * a record written meanwhile stays. Returns whether it removed it.
    */
   async deleteIf(id: string, expected: (latest: SessionRecord) => boolean): Promise<boolean> {
+    await this.#ready();
     const key = SESSION_PREFIX + id;
     for (let attempt = 1; ; attempt++) {
       const raw = await this.#readKey(key);
@@ -339,6 +402,7 @@ export class SessionStore {
 
   /** Streams every session record (invalid ones are reported through `onCorrupt` and skipped). */
   async *records(onCorrupt?: (id: string, err: AuthSessionError) => void): AsyncGenerator<SessionRecord> {
+    await this.#ready();
     if (!this.canList) {
       throw new AuthSessionError(
         'INVALID_OPTIONS',
@@ -355,7 +419,7 @@ export class SessionStore {
         if (!key.startsWith(SESSION_PREFIX)) continue;
         const id = key.slice(SESSION_PREFIX.length);
         try {
-          yield decodeRecord(raw, id);
+          yield this.#checked(decodeRecord(raw, id));
         } catch (err) {
           if (err instanceof AuthSessionError && err.code === 'CORRUPT_RECORD') onCorrupt?.(id, err);
           else throw err;

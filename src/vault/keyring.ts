@@ -1,4 +1,10 @@
-import { createHash, randomBytes as nodeRandomBytes } from 'node:crypto';
+import {
+  createHash,
+  createHmac,
+  hkdfSync,
+  randomBytes as nodeRandomBytes,
+  timingSafeEqual,
+} from 'node:crypto';
 import nacl from 'tweetnacl';
 import { AuthSessionError } from '../errors.js';
 import { decodeBase64, encodeBase64 } from './base64.js';
@@ -119,6 +125,8 @@ export function keyCheckValue(key: Uint8Array): string {
  */
 export class Keyring {
   readonly #keys = new Map<string, Uint8Array>();
+  /** Per key id: the key that authenticates the clear fields of records, derived from the sealing key. */
+  readonly #macKeys = new Map<string, Buffer>();
   readonly #currentKid: string;
   readonly #randomBytes: (n: number) => Uint8Array;
   #destroyed = false;
@@ -221,6 +229,49 @@ export class Keyring {
   }
 
   /**
+   * Authenticates `text` (the clear fields of a record, canonically serialised) with the current key: an
+   * HMAC-SHA256 under a key derived from it (HKDF), so what the store holds in clear cannot be edited without
+   * the key.
+   *
+   * @example
+   * ```ts
+   * record.mac = keyring.mac(canonicalText(record));
+   * ```
+   */
+  mac(text: string): { kid: string; tag: string } {
+    const kid = this.#currentKid;
+    return { kid, tag: createHmac('sha256', this.#macKey(kid)).update(text).digest('base64') };
+  }
+
+  /**
+   * Checks a tag made by {@link Keyring.mac}: `ok`, `unknown-key` (made with a key this ring does not hold),
+   * or `mismatch` (the text or the tag was altered). Constant time in the tag.
+   *
+   * @example
+   * ```ts
+   * if (keyring.verifyMac(canonicalText(record), record.mac) !== 'ok') throw corrupt;
+   * ```
+   */
+  verifyMac(text: string, mac: { kid: string; tag: string }): 'ok' | 'unknown-key' | 'mismatch' {
+    if (this.#destroyed) throw destroyedError();
+    if (!this.#keys.has(mac.kid)) return 'unknown-key';
+    const expected = createHmac('sha256', this.#macKey(mac.kid)).update(text).digest();
+    const given = Buffer.from(mac.tag, 'base64');
+    return given.length === expected.length && timingSafeEqual(given, expected) ? 'ok' : 'mismatch';
+  }
+
+  #macKey(kid: string): Buffer {
+    let key = this.#macKeys.get(kid);
+    if (key === undefined) {
+      key = Buffer.from(
+        hkdfSync('sha256', this.#key(kid), new Uint8Array(0), 'auth-sessions record mac v1', 32),
+      );
+      this.#macKeys.set(kid, key);
+    }
+    return key;
+  }
+
+  /**
    * Zeroes every key (best effort) and makes the keyring unusable: `seal` and `open` then throw `CLOSED`.
    * Idempotent.
    *
@@ -231,6 +282,7 @@ export class Keyring {
    */
   destroy(): void {
     for (const key of this.#keys.values()) key.fill(0);
+    for (const key of this.#macKeys.values()) key.fill(0);
     this.#destroyed = true;
   }
 

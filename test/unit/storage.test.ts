@@ -78,15 +78,15 @@ describe('tampering', () => {
     return { ...env, store, a, b, raw, put };
   }
 
-  it('a wrong key gives DECRYPT_FAILED and leaves the record as it was', async () => {
+  it('a wrong key gives KEY_MISMATCH and leaves the record as it was', async () => {
     const { store, a, raw } = await seeded();
     const before = await raw(a.id);
     const other = setup(store, Buffer.alloc(32, 7).toString('base64'));
-    expect(await codeOf(other.manager.run(a.id, () => 1))).toBe('DECRYPT_FAILED');
+    expect(await codeOf(other.manager.run(a.id, () => 1))).toBe('KEY_MISMATCH');
     expect(await raw(a.id)).toEqual(before);
   });
 
-  it('a flipped byte in a box, or a box moved to another record, gives DECRYPT_FAILED', async () => {
+  it('a flipped byte in a box, or a box moved to another record, makes the record CORRUPT_RECORD', async () => {
     const { manager, a, b, raw, put } = await seeded();
     const rec = await raw(a.id);
     const box = Buffer.from(rec.sealed.state.box, 'base64');
@@ -95,12 +95,12 @@ describe('tampering', () => {
       ...rec,
       sealed: { ...rec.sealed, state: { ...rec.sealed.state, box: box.toString('base64') } },
     });
-    expect(await codeOf(manager.run(a.id, () => 1))).toBe('DECRYPT_FAILED');
+    expect(await codeOf(manager.run(a.id, () => 1))).toBe('CORRUPT_RECORD');
 
     const recB = await raw(b.id);
     const moved = { ...recB, sealed: { ...recB.sealed, state: (await raw(a.id)).sealed.credentials } };
     await put(b.id, moved);
-    expect(await codeOf(manager.run(b.id, () => 1))).toBe('DECRYPT_FAILED');
+    expect(await codeOf(manager.run(b.id, () => 1))).toBe('CORRUPT_RECORD');
     expect(await raw(b.id)).toEqual(moved);
   });
 
@@ -109,7 +109,52 @@ describe('tampering', () => {
     const recA = await raw(a.id);
     const recB = await raw(b.id);
     await put(b.id, { ...recB, sealed: { ...recB.sealed, state: recA.sealed.state } });
-    expect(await codeOf(manager.run(b.id, () => 1))).toBe('DECRYPT_FAILED');
+    expect(await codeOf(manager.run(b.id, () => 1))).toBe('CORRUPT_RECORD');
+  });
+
+  it('clear fields edited without the key make the record CORRUPT_RECORD: renamed auth, changed state or labels', async () => {
+    const { manager, site, a, raw, put } = await seeded();
+    const logins = site.counters.logins;
+    const rec = await raw(a.id);
+    for (const edited of [
+      { ...rec, auth: 'other-auth' },
+      { ...rec, state: 'expired' },
+      { ...rec, labels: { customer: 'evil' } },
+      { ...rec, generation: rec.generation + 5 },
+    ]) {
+      await put(a.id, edited);
+      expect(await codeOf(manager.get(a.id))).toBe('CORRUPT_RECORD');
+      // Never used: no login runs with its credentials, and nothing is written over it.
+      expect(await codeOf(manager.run(a.id, () => 1, { forceCheck: true }))).toBe('CORRUPT_RECORD');
+      expect(await codeOf(manager.update(a.id, { credentials: creds }))).toBe('CORRUPT_RECORD');
+      expect(await raw(a.id)).toEqual(edited);
+    }
+    expect(site.counters.logins).toBe(logins);
+  });
+
+  it('a session whose sealed proxy box was removed is CORRUPT_RECORD, never run without its proxy', async () => {
+    const { manager, browser, raw, put } = await seeded();
+    const p = await manager.create('site', {
+      credentials: creds,
+      proxy: 'http://u:proxy-pw@proxy.test:8080',
+    });
+    const rec = await raw(p.id);
+    const { proxy: _proxy, ...sealed } = rec.sealed;
+    await put(p.id, { ...rec, sealed });
+    const contexts = browser.contexts.length;
+    expect(await codeOf(manager.run(p.id, () => 1))).toBe('CORRUPT_RECORD');
+    expect(browser.contexts.length).toBe(contexts);
+  });
+
+  it('a manager with another key refuses the store at once (KEY_MISMATCH): it lists nothing and creates nothing', async () => {
+    const { store, a } = await seeded();
+    const other = setup(store, Buffer.alloc(32, 9).toString('base64'));
+    expect(await codeOf(other.manager.list())).toBe('KEY_MISMATCH');
+    expect(await codeOf(other.manager.create('site', { credentials: creds }))).toBe('KEY_MISMATCH');
+    expect(await codeOf(other.manager.update(a.id, { credentials: creds }))).toBe('KEY_MISMATCH');
+    // The right key still opens everything.
+    const right = setup(store);
+    expect((await right.manager.list()).length).toBe(2);
   });
 
   it('an unknown shape or a __proto__ key gives CORRUPT_RECORD and leaves Object.prototype alone', async () => {

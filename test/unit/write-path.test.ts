@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AuthSessionManager, createMemoryStore } from '../../src/index.js';
+import { keyringAuthenticator } from '../../src/session/authenticity.js';
+import type { SessionRecord } from '../../src/session/record.js';
 import { FakeBrowserProvider, FakeClock, FakeSite } from '../../src/testing/index.js';
 import { Keyring } from '../../src/vault/keyring.js';
 import { deferred, expectCode } from '../shared.js';
@@ -200,6 +202,7 @@ describe('rotateKey beside other writers', () => {
     const map = store.store as Map<string, string>;
     const mapKey = `auth-sessions:session/${racedId}`;
     let armed = true;
+    const otherWorker = keyringAuthenticator(new Keyring({ current: Buffer.from(oldKey, 'base64') }));
     const open = Keyring.prototype.open;
     const spy = vi.spyOn(Keyring.prototype, 'open').mockImplementation(function (
       this: Keyring,
@@ -210,10 +213,12 @@ describe('rotateKey beside other writers', () => {
       if (armed && id === racedId) {
         armed = false;
         const entry = JSON.parse(map.get(mapKey)!) as { value: string };
-        const record = JSON.parse(entry.value) as { revision: number; labels: Record<string, string> };
+        const record = JSON.parse(entry.value) as SessionRecord;
         record.revision += 1;
         record.labels = { raced: 'yes' };
-        map.set(mapKey, JSON.stringify({ value: JSON.stringify(record) }));
+        // The other process holds the key: its write is authentic.
+        const signed = otherWorker.sign(record);
+        map.set(mapKey, JSON.stringify({ value: JSON.stringify(signed) }));
       }
       return open.call(this, id, field, box);
     });
