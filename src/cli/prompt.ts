@@ -1,5 +1,5 @@
 import { InterruptedError } from './exit-codes.js';
-import type { OutStream } from './output.js';
+import { type OutStream, safeText } from './output.js';
 
 /** A readable stream as the prompts use it (process.stdin on a terminal, or a test double). */
 export interface InStream {
@@ -42,7 +42,7 @@ function readKeys(input: InStream, output: OutStream, question: string, echo: bo
   input.setRawMode(true);
   input.setEncoding('utf8');
   input.resume();
-  output.write(question);
+  output.write(safeText(question, true));
   return new Promise<string>((resolve, reject) => {
     let value = '';
     const finish = (error?: Error) => {

@@ -4,9 +4,11 @@
  * `--verbose`. Spawns the CLI from source (tsx) with a config whose sessions carry such data.
  */
 import { spawnSync } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { escapeControl, painter, safeJson, safeText, table } from '../../src/cli/output.js';
+import { promptVisible } from '../../src/cli/prompt.js';
 import { CANARY_PASSWORD } from './fixtures/hostile.config.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -105,5 +107,25 @@ describe('output helpers', () => {
     const value = { s: '\u009b31m\u2028\u202e\u001b' };
     expect(controls(safeJson(value))).toEqual([]);
     expect(JSON.parse(safeJson(value))).toEqual(value);
+  });
+
+  it('a prompt shows its question escaped', async () => {
+    const input = Object.assign(new EventEmitter(), {
+      isTTY: true,
+      isRaw: false,
+      setRawMode() {},
+      setEncoding() {},
+      resume() {},
+      pause() {},
+    });
+    let shown = '';
+    const answer = promptVisible(
+      input as never,
+      { write: (t: string) => (shown += t) },
+      'code \u001b]0;x\u0007: ',
+    );
+    input.emit('data', 'ok\r');
+    await answer;
+    expect(shown.startsWith('code \\x1b]0;x\\x07: ')).toBe(true);
   });
 });
