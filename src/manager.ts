@@ -737,6 +737,7 @@ export class AuthSessionManager {
     if (!this.#codec) {
       const codec = resolveKeyring(this.#options.key, {
         meta: { get: (k) => this.#store.getMeta(k), set: (k, v) => this.#store.setMeta(k, v) },
+        hasSessions: () => this.#store.hasRecords(),
         dataDir: this.#options.dataDir ?? DEFAULT_DATA_DIR,
         ...(this.#options.onNotice ? { notice: this.#options.onNotice } : {}),
       }).then(

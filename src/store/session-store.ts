@@ -400,6 +400,21 @@ export class SessionStore {
     return this.#store.canScan !== false;
   }
 
+  /**
+   * Whether the store holds any session record (read or not), without checking it: used before a key is
+   * known (a store that cannot list answers false).
+   */
+  async hasRecords(): Promise<boolean> {
+    if (!this.canList) return false;
+    const iterator = this.#store.scan(SESSION_PREFIX)[Symbol.asyncIterator]();
+    try {
+      const first = await this.#call('list', () => iterator.next());
+      return first.done !== true;
+    } finally {
+      await iterator.return?.()?.catch(() => {});
+    }
+  }
+
   /** Streams every session record (invalid ones are reported through `onCorrupt` and skipped). */
   async *records(onCorrupt?: (id: string, err: AuthSessionError) => void): AsyncGenerator<SessionRecord> {
     await this.#ready();

@@ -1,4 +1,4 @@
-import { randomBytes as nodeRandomBytes, scrypt } from 'node:crypto';
+import { createHmac, randomBytes as nodeRandomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { chmod, link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -181,6 +181,13 @@ export interface ResolveKeyringDeps {
   /** Where passphrase salts and parameters are stored (the session store). */
   readonly meta: MetaStore;
   /**
+   * Whether the store already holds sessions. A new key (a key file created on first use) or a new salt for a
+   * passphrase is refused then (`KEY_MISMATCH`): those sessions were sealed with another key, and a manager
+   * writing under a new one would make records no other worker can open.
+   * @default () => Promise.resolve(false)
+   */
+  readonly hasSessions?: () => Promise<boolean>;
+  /**
    * Environment read for {@link KEY_ENV_VAR}.
    * @default process.env
    */
@@ -223,6 +230,8 @@ const kdfRecordSchema = z
     r: z.number().int().min(1).max(32),
     p: z.number().int().min(1).max(16),
     keylen: z.literal(KEY_LENGTH),
+    /** HMAC of the settings under the derived key: a wrong passphrase or altered settings are told at once. */
+    check: z.string().optional(),
   })
   .refine((rec) => scryptMemory(rec) <= SCRYPT_MAXMEM, 'scrypt parameters need too much memory')
   .refine((rec) => decodeBase64(rec.salt)?.length === SALT_LENGTH, 'salt must be 16 bytes of base64');
@@ -232,6 +241,7 @@ type KdfRecord = z.infer<typeof kdfRecordSchema>;
 
 interface Context {
   readonly meta: MetaStore;
+  readonly hasSessions: () => Promise<boolean>;
   readonly env: NodeJS.ProcessEnv;
   readonly dataDir: string;
   readonly notice: (message: string) => void;
@@ -259,6 +269,7 @@ export async function resolveKeyring(
 ): Promise<Keyring> {
   const ctx: Context = {
     meta: deps.meta,
+    hasSessions: deps.hasSessions ?? (() => Promise.resolve(false)),
     env: deps.env ?? process.env,
     dataDir: resolve(deps.dataDir ?? DEFAULT_DATA_DIR),
     notice: deps.notice ?? ((message) => process.emitWarning(message, { type: 'AuthSessionsWarning' })),
@@ -342,6 +353,7 @@ async function collect(input: KeyInput, label: string, ctx: Context, out: Keyrin
         `The option \`${label}.previous\` must be an array of keys`,
       );
     }
+    assertDistinctPassphraseKids([input.current, ...previous]);
     await collect(input.current, `${label}.current`, ctx, out);
     // One at a time: each passphrase costs ~128 MiB of scrypt memory.
     for (const [index, item] of previous.entries()) {
@@ -400,13 +412,33 @@ async function fromPassphrase(input: PassphraseKeyInput, label: string, ctx: Con
       `The option \`${label}.kid\` is invalid: use 1–64 letters, digits, '.', '_', ':' or '-'`,
     );
   }
-  const record = await kdfRecord(`kdf:${kid}`, ctx);
-  return { key: await deriveKey(passphrase, record), kid };
+  const metaKey = `kdf:${kid}`;
+  const record = await kdfRecord(metaKey, ctx);
+  const key = await deriveKey(passphrase, record);
+  const check = kdfCheck(key, record);
+  if (record.check === undefined) {
+    await metaSet(ctx.meta, metaKey, { ...record, check });
+  } else if (!sameText(record.check, check)) {
+    key.fill(0);
+    throw new AuthSessionError(
+      'KEY_MISMATCH',
+      `The passphrase does not match the store's key-derivation settings "${metaKey}" (another passphrase, or ` +
+        'settings altered in the store): use the passphrase the sessions were sealed with',
+    );
+  }
+  return { key, kid };
 }
 
 async function kdfRecord(metaKey: string, ctx: Context): Promise<KdfRecord> {
   const stored = await metaGet(ctx.meta, metaKey);
-  if (stored !== undefined && stored !== null) return parseKdfRecord(stored, metaKey);
+  if (stored !== undefined && stored !== null) return parseKdfRecord(stored, metaKey, ctx);
+  if (await ctx.hasSessions()) {
+    throw new AuthSessionError(
+      'KEY_MISMATCH',
+      `The key-derivation settings "${metaKey}" are missing from the store, which holds sessions: a new salt would ` +
+        'give a new key that cannot open them. Restore the settings from a backup of the store, or use the raw key',
+    );
+  }
   const salt = randomOf(ctx, SALT_LENGTH);
   const created: KdfRecord = {
     v: 1,
@@ -418,10 +450,10 @@ async function kdfRecord(metaKey: string, ctx: Context): Promise<KdfRecord> {
   await metaSet(ctx.meta, metaKey, created);
   // Read back: when two processes create the record at once, the last write wins and both must use it.
   const after = await metaGet(ctx.meta, metaKey);
-  return after === undefined || after === null ? created : parseKdfRecord(after, metaKey);
+  return after === undefined || after === null ? created : parseKdfRecord(after, metaKey, ctx);
 }
 
-function parseKdfRecord(value: unknown, metaKey: string): KdfRecord {
+function parseKdfRecord(value: unknown, metaKey: string, ctx: Context): KdfRecord {
   const parsed = kdfRecordSchema.safeParse(value);
   if (!parsed.success) {
     throw new AuthSessionError(
@@ -429,7 +461,54 @@ function parseKdfRecord(value: unknown, metaKey: string): KdfRecord {
       `The stored key-derivation settings "${metaKey}" are malformed; the passphrase key cannot be derived`,
     );
   }
+  // The settings are read from the store, which an attacker may write: never derive a key weaker than this
+  // manager would have made (an offline-guessable key for everything sealed afterwards).
+  const min = ctx.scryptParams;
+  if (parsed.data.N < min.N || parsed.data.r < min.r || parsed.data.p < min.p) {
+    throw new AuthSessionError(
+      'CORRUPT_RECORD',
+      `The stored key-derivation settings "${metaKey}" are weaker than the minimum (scrypt N=${min.N}, r=${min.r}, ` +
+        `p=${min.p}); they are not used. Restore them from a backup of the store`,
+    );
+  }
   return parsed.data;
+}
+
+/** Two passphrases under one kid would share one salt record: said before anything is derived. */
+function assertDistinctPassphraseKids(inputs: readonly unknown[]): void {
+  const seen = new Map<string, unknown>();
+  for (const input of inputs) {
+    if (typeof input !== 'object' || input === null || !('passphrase' in input)) continue;
+    const { passphrase, kid } = input as { passphrase: unknown; kid?: unknown };
+    const id = typeof kid === 'string' ? kid : DEFAULT_PASSPHRASE_KID;
+    if (seen.has(id) && seen.get(id) !== passphrase) {
+      throw new AuthSessionError(
+        'INVALID_OPTIONS',
+        `Two different keys share the key id "${id}": give each key (each passphrase) its own \`kid\``,
+      );
+    }
+    seen.set(id, passphrase);
+  }
+}
+
+/** The settings' check value: an HMAC, under the derived key, of everything that went into deriving it. */
+function kdfCheck(key: Uint8Array, record: KdfRecord): string {
+  const text = JSON.stringify([
+    record.v,
+    record.alg,
+    record.salt,
+    record.N,
+    record.r,
+    record.p,
+    record.keylen,
+  ]);
+  return createHmac('sha256', key).update('auth-sessions kdf check v1').update(text).digest('base64');
+}
+
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function pickParams(params: ScryptParams): ScryptParams {
@@ -560,6 +639,14 @@ async function defaultKeyFile(ctx: Context): Promise<Uint8Array> {
   } catch {}
   const existing = await readKeyFile(path, ctx);
   if (existing !== undefined) return existing;
+  if (await ctx.hasSessions()) {
+    throw new AuthSessionError(
+      'KEY_MISMATCH',
+      `No key was given and there is no key file at ${path}, but the store already holds sessions sealed with ` +
+        `a key: set ${KEY_ENV_VAR} (or the manager's \`key\` option, or the key file) to that key instead of ` +
+        'creating a new one that cannot open them',
+    );
+  }
   const created = await createKeyFile(path, ctx);
   if (created !== undefined) {
     ctx.notice(

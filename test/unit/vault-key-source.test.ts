@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -206,15 +207,36 @@ describe('passphrases', () => {
 
     const envelope = first.seal('sess', 'credentials', { password: 'x' });
 
-    // Later resolutions read the stored parameters, whatever the override says.
-    const again = await resolveKeyring({ passphrase }, deps({ scryptParams: { N: 2 ** 11, r: 4, p: 1 } }));
+    // Later resolutions read the stored parameters, whatever the (weaker) override says.
+    const again = await resolveKeyring({ passphrase }, deps({ scryptParams: { N: 2 ** 10, r: 4, p: 1 } }));
     expect(again.open('sess', 'credentials', envelope)).toEqual({ password: 'x' });
     expect(meta.map.get('kdf:pass')).toEqual(stored);
 
-    const other = await resolveKeyring({ passphrase: 'a different passphrase' }, deps());
-    expect(() => other.open('sess', 'credentials', envelope)).toThrow(
-      expect.objectContaining({ code: 'DECRYPT_FAILED', message: DECRYPT_FAILED_MESSAGE }),
-    );
+    // Another passphrase is told at once (the stored settings carry a check value), before it seals anything.
+    const other = await rejection(resolveKeyring({ passphrase: 'a different passphrase' }, deps()));
+    expect(other.code).toBe('KEY_MISMATCH');
+    expect(other.message).not.toContain('different passphrase');
+  });
+
+  it('creates no key file when the store already holds sessions (they were sealed with another key)', async () => {
+    const err = await rejection(resolveKeyring(undefined, deps({ hasSessions: async () => true })));
+    expect(err.code).toBe('KEY_MISMATCH');
+    expect(existsSync(join(dir, 'data', 'key'))).toBe(false);
+  });
+
+  it('refuses stored settings weaker than its own minimum, and a missing salt while sessions exist', async () => {
+    await resolveKeyring({ passphrase }, deps());
+    const stored = meta.map.get('kdf:pass') as Record<string, unknown>;
+    // An attacker with write access to the store lowers the cost: refused, nothing derived with it.
+    meta.map.set('kdf:pass', { ...stored, N: 2 ** 10, r: 1, check: undefined });
+    const weak = await rejection(resolveKeyring({ passphrase }, deps()));
+    expect(weak.code).toBe('CORRUPT_RECORD');
+    expect(weak.message).toContain('weaker');
+    // Deleting the settings does not make a new salt (a new key) over sessions sealed with the old one.
+    meta.map.delete('kdf:pass');
+    const missing = await rejection(resolveKeyring({ passphrase }, deps({ hasSessions: async () => true })));
+    expect(missing.code).toBe('KEY_MISMATCH');
+    expect(meta.map.has('kdf:pass')).toBe(false);
   });
 
   it('uses the given kid for the key id and the salt record', async () => {
