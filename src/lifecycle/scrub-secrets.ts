@@ -69,7 +69,15 @@ function scrubText(text: string, patterns: readonly string[]): string {
 export function scrubSecrets<T>(err: T, secrets: readonly unknown[]): T {
   const patterns = secretStrings(secrets).flatMap(forms);
   if (patterns.length === 0) return err;
-  return scrubValue(err, patterns, 0, new Map()) as T;
+  try {
+    return scrubValue(err, patterns, 0, new Map()) as T;
+  } catch {
+    // Something in the error refused to be read or changed (a throwing getter, a proxy): it is withheld
+    // rather than passed on unchecked.
+    return new Error(
+      'The hook failed; its error was withheld because it could not be checked for secrets',
+    ) as T;
+  }
 }
 
 function scrubValue(
@@ -89,7 +97,15 @@ function scrubValue(
   let stuck = false;
   for (const key of keys) {
     if (!Object.hasOwn(value, key)) continue;
-    const before = (value as Record<PropertyKey, unknown>)[key];
+    const descriptor = Object.getOwnPropertyDescriptor(value, key);
+    if (descriptor === undefined) continue;
+    // Accessors are not called (a getter may throw or have effects), except an error's own stack and
+    // message, which some engines keep behind an accessor.
+    const builtIn = value instanceof Error && (key === 'stack' || key === 'message');
+    if (!('value' in descriptor) && !builtIn) continue;
+    const before = (
+      'value' in descriptor ? descriptor.value : (value as Record<PropertyKey, unknown>)[key]
+    ) as unknown;
     const after = scrubValue(before, patterns, depth + 1, seen);
     if (after === before) continue;
     try {

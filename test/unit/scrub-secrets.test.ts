@@ -45,4 +45,17 @@ describe('scrubSecrets', () => {
     expect(scrubSecrets(err, secrets)).toBe(err);
     expect(err.message).toBe('plain');
   });
+
+  it('never calls getters of the error (they may throw), and still cleans its message', () => {
+    const err = new Error(`bad password ${PW}`);
+    Object.defineProperty(err, 'trap', {
+      enumerable: true,
+      get() {
+        throw new Error('getter called');
+      },
+    });
+    const out = scrubSecrets(err, secrets);
+    expect(out).toBe(err);
+    expect(out.message).toBe(`bad password ${REDACTED}`);
+  });
 });
