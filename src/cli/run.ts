@@ -148,7 +148,7 @@ function hintFor(code: string, command: string | undefined): string | undefined 
   if (code === 'SESSION_EXPIRED') {
     return 'give it new credentials with "auth-sessions update <id>", or record it again with "auth-sessions record <auth> --id <id>"';
   }
-  if (code === 'DECRYPT_FAILED')
+  if (code === 'DECRYPT_FAILED' || code === 'KEY_MISMATCH')
     return 'is the config using the key the sessions were sealed with (AUTH_SESSIONS_KEY)?';
   if (code === 'BROWSER_UNAVAILABLE' && command === 'record') {
     return 'the recorder needs a desktop browser: set AUTH_SESSIONS_CHROMIUM or install Chrome/Chromium';

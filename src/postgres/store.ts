@@ -116,20 +116,27 @@ export function createPostgresStore(url: string, options: PostgresStoreOptions =
   let tableReady: Promise<void> | undefined;
   const ensureTable = (): Promise<void> => {
     tableReady ??= (async () => {
-      try {
+      const create = async () => {
         if (schema !== 'public') await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
         await pool.query(
           `CREATE TABLE IF NOT EXISTS ${qualified} (key VARCHAR(255) PRIMARY KEY, value TEXT)`,
         );
         // Listing reads key ranges in byte order, whatever the database's collation.
         await pool.query(`CREATE INDEX IF NOT EXISTS "${table}_key_bytes" ON ${qualified} (key COLLATE "C")`);
-      } catch (err) {
-        // Several processes creating it at once: one wins, the others see a duplicate; that is fine.
-        const code = (err as { code?: unknown }).code;
-        if (code !== '23505' && code !== '42P07' && code !== '42P06') {
-          tableReady = undefined;
-          throw err;
+      };
+      try {
+        try {
+          await create();
+        } catch (err) {
+          // Several processes creating it at once: one wins, the others see a duplicate (of the table, its row
+          // type or the index); once more, IF NOT EXISTS then finds what the winner made.
+          const code = (err as { code?: unknown }).code;
+          if (code !== '23505' && code !== '42P07' && code !== '42P06' && code !== '42710') throw err;
+          await create();
         }
+      } catch (err) {
+        tableReady = undefined;
+        throw err;
       }
     })();
     return tableReady;

@@ -738,7 +738,7 @@ describe('rotate-key', () => {
     expect(withNew.code).toBe(0);
     const withOld = await run(['export', 'alice-1'], { env: { KEYRING: 'old' } });
     expect(withOld.code).toBe(1);
-    expect(withOld.stderr).toContain('(DECRYPT_FAILED)');
+    expect(withOld.stderr).toContain('(KEY_MISMATCH)');
     expect(withOld.stderr).toContain('hint: is the config using the key');
   });
 });
