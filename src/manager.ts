@@ -44,6 +44,7 @@ import { keyringAuthenticator } from './session/authenticity.js';
 import { type AuthSessionInfo, toInfo } from './session/info.js';
 import type { SessionState } from './session/states.js';
 import { assertOperationId, assertSessionId } from './session-options.js';
+import type { IndexTerm } from './store/contract.js';
 import { createDefaultStore, DEFAULT_DATA_DIR } from './store/default-store.js';
 import { SessionStore } from './store/session-store.js';
 import { type KeyInput, resolveKeyring } from './vault/key-source.js';
@@ -323,10 +324,21 @@ export class AuthSessionManager {
     const states = filter.state === undefined ? undefined : new Set<string>([filter.state].flat());
     const labels = Object.entries(filter.labels ?? {});
     let count = 0;
-    for await (const record of this.#store.records((id, err) =>
-      this.#events.emit('warning', {
-        error: { code: err.code, message: `Skipped session "${id}": ${err.message}` },
-      }),
+    // The most selective indexed property of the filter: a label, else one state, else the auth.
+    const [label] = labels;
+    const term: IndexTerm | undefined = label
+      ? { field: 'label', name: label[0], value: label[1] }
+      : states?.size === 1
+        ? { field: 'state', value: [...states][0]! }
+        : filter.auth !== undefined
+          ? { field: 'auth', value: filter.auth }
+          : undefined;
+    for await (const record of this.#store.records(
+      (id, err) =>
+        this.#events.emit('warning', {
+          error: { code: err.code, message: `Skipped session "${id}": ${err.message}` },
+        }),
+      term,
     )) {
       if (filter.auth !== undefined && record.auth !== filter.auth) continue;
       if (states && !states.has(record.state)) continue;

@@ -21,7 +21,7 @@
  * @module
  */
 
-export type { StoreAdapter, StoreEntry } from '../store/contract.js';
+export type { IndexTerm, StoreAdapter, StoreEntry } from '../store/contract.js';
 export { storeAdapterFor } from '../store/registry.js';
 export { type LockConformanceOptions, type LockFixture, lockConformance } from './lock.js';
 export type { ConformanceClock, ConformanceRunner } from './runner.js';

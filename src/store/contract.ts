@@ -54,4 +54,15 @@ export interface StoreAdapter {
    * milliseconds when given.
    */
   write(key: string, value: string, ttlMs?: number): Promise<void>;
+  /**
+   * Optional: the entries under `prefix` whose session record matches `term`, read through an index the
+   * adapter keeps (so a filtered listing reads about as many records as it finds). Adapters without one
+   * leave it out and listing scans. May also yield entries that do not match (they are filtered again).
+   */
+  scanWhere?(prefix: string, term: IndexTerm): AsyncIterable<StoreEntry>;
 }
+
+/** One indexed property of a session record: its state, its auth, or one label. */
+export type IndexTerm =
+  | { readonly field: 'state' | 'auth'; readonly value: string }
+  | { readonly field: 'label'; readonly name: string; readonly value: string };

@@ -4,7 +4,7 @@ import { AuthSessionError, isAuthSessionError, issuePaths } from '../errors.js';
 import { type RecentLimits, rememberRecent } from '../recent.js';
 import type { RecordAuthenticator } from '../session/authenticity.js';
 import { parseJsonSafely, type SessionRecord, sessionRecordSchema } from '../session/record.js';
-import type { StoreAdapter } from './contract.js';
+import type { IndexTerm, StoreAdapter } from './contract.js';
 import { storeAdapterFor } from './registry.js';
 
 /** Options of {@link SessionStore}. */
@@ -416,7 +416,10 @@ export class SessionStore {
   }
 
   /** Streams every session record (invalid ones are reported through `onCorrupt` and skipped). */
-  async *records(onCorrupt?: (id: string, err: AuthSessionError) => void): AsyncGenerator<SessionRecord> {
+  async *records(
+    onCorrupt?: (id: string, err: AuthSessionError) => void,
+    term?: IndexTerm,
+  ): AsyncGenerator<SessionRecord> {
     await this.#ready();
     if (!this.canList) {
       throw new AuthSessionError(
@@ -425,7 +428,13 @@ export class SessionStore {
       );
     }
     // Each page is one bounded call: a store that stops answering mid-listing is STORAGE_UNAVAILABLE.
-    const iterator = this.#store.scan(SESSION_PREFIX)[Symbol.asyncIterator]();
+    // With a term and an adapter that keeps an index, only the records carrying it are read (the caller
+    // filters again: the index narrows, it does not decide).
+    const entries =
+      term !== undefined && this.#store.scanWhere
+        ? this.#store.scanWhere(SESSION_PREFIX, term)
+        : this.#store.scan(SESSION_PREFIX);
+    const iterator = entries[Symbol.asyncIterator]();
     try {
       while (true) {
         const step = await this.#call('list', () => iterator.next());

@@ -75,10 +75,12 @@ export function sqliteStoreAdapter(
   const at = (key: string) => keyvStoredKey(keyv, key);
   let checked: Promise<void> | undefined;
   const query = async (sql: string, ...params: unknown[]) => {
-    checked ??= checkVersion(adapter).catch((err: unknown) => {
-      checked = undefined;
-      throw err;
-    });
+    checked ??= checkVersion(adapter)
+      .then(() => ensureTermIndex(adapter, table))
+      .catch((err: unknown) => {
+        checked = undefined;
+        throw err;
+      });
     await checked;
     return (await adapter.query(sql, ...params)) as Record<string, unknown>[];
   };
@@ -153,6 +155,30 @@ export function sqliteStoreAdapter(
         from = rows[rows.length - 1]!.key;
       }
     },
+    async *scanWhere(prefix, term): AsyncGenerator<StoreEntry> {
+      const low = at(prefix);
+      const high = prefixEnd(low);
+      const strip = low.length - prefix.length;
+      // The term is built by SQLite from the parameters, exactly as the triggers build it.
+      const termSql = term.field === 'label' ? `'label:' || json_array(?, ?)` : `? || ':' || ?`;
+      const termParams = term.field === 'label' ? [term.name, term.value] : [term.field, term.value];
+      const sql =
+        `SELECT t.key AS key, v.value AS value FROM "${table}_terms" t JOIN ${table} v ON v.key = t.key ` +
+        `WHERE t.term = ${termSql} AND t.key > ? AND t.key < ? ORDER BY t.key LIMIT ?`;
+      let from = low;
+      for (;;) {
+        const rows = (await query(sql, ...termParams, from, high, pageSize)) as {
+          key: string;
+          value: unknown;
+        }[];
+        for (const row of rows) {
+          const value = await decodeScanned(keyv, row.key.slice(strip), row.value, clock.now());
+          if (value !== undefined) yield [row.key.slice(strip), value];
+        }
+        if (rows.length < pageSize) return;
+        from = rows[rows.length - 1]!.key;
+      }
+    },
     async write(key, value, ttlMs) {
       const entry = await encodeEntry(keyv, value, ttlMs === undefined ? undefined : clock.now() + ttlMs);
       await query(
@@ -165,6 +191,56 @@ export function sqliteStoreAdapter(
 }
 
 /** `RETURNING` (which tells whether a conditional statement wrote) needs SQLite 3.35. */
+/** The session record inside a Keyv entry (`NEW.value` / `OLD.value` in the triggers), or `'{}'`. */
+function recordOf(row: 'NEW' | 'OLD'): string {
+  return (
+    `(CASE WHEN json_valid(${row}.value) AND json_valid(json_extract(${row}.value, '$.value')) ` +
+    `THEN json_extract(${row}.value, '$.value') ELSE '{}' END)`
+  );
+}
+
+/** Inserts the index terms of one row: its state, its auth and each label. */
+function insertTerms(table: string, row: 'NEW' | 'OLD'): string {
+  const record = recordOf(row);
+  return (
+    `INSERT OR IGNORE INTO "${table}_terms" (term, key) ` +
+    `SELECT 'state:' || json_extract(${record}, '$.state'), ${row}.key ` +
+    `UNION ALL SELECT 'auth:' || json_extract(${record}, '$.auth'), ${row}.key ` +
+    `UNION ALL SELECT 'label:' || json_array(j.key, j.value), ${row}.key FROM json_each(${record}, '$.labels') AS j;`
+  );
+}
+
+/**
+ * The index of session records by state, auth and label: a side table of (term, key) kept by triggers on the
+ * Keyv table, so it follows every write (the library's, Keyv's own, another process's) in the same
+ * statement. Created once, filled from the rows already there.
+ */
+async function ensureTermIndex(adapter: SqliteAdapter, table: string): Promise<void> {
+  const terms = `"${table}_terms"`;
+  const existing = (await adapter.query(
+    `SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?`,
+    `${table}_terms`,
+  )) as unknown[];
+  const statements = [
+    `CREATE TABLE IF NOT EXISTS ${terms} (term TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (term, key)) WITHOUT ROWID`,
+    `CREATE INDEX IF NOT EXISTS "${table}_terms_key" ON ${terms} (key)`,
+    `CREATE TRIGGER IF NOT EXISTS "${table}_terms_insert" AFTER INSERT ON ${table} BEGIN ${insertTerms(table, 'NEW')} END`,
+    `CREATE TRIGGER IF NOT EXISTS "${table}_terms_update" AFTER UPDATE OF value ON ${table} BEGIN ` +
+      `DELETE FROM ${terms} WHERE key = OLD.key; ${insertTerms(table, 'NEW')} END`,
+    `CREATE TRIGGER IF NOT EXISTS "${table}_terms_delete" AFTER DELETE ON ${table} BEGIN ` +
+      `DELETE FROM ${terms} WHERE key = OLD.key; END`,
+  ];
+  for (const sql of statements) await adapter.query(sql);
+  if (existing.length === 0) {
+    await adapter.query(
+      `INSERT OR IGNORE INTO ${terms} (term, key) ` +
+        `SELECT 'state:' || json_extract(r.doc, '$.state'), r.key FROM (SELECT key, ${recordOf('NEW').replaceAll('NEW.', '')} AS doc FROM ${table}) r ` +
+        `UNION ALL SELECT 'auth:' || json_extract(r.doc, '$.auth'), r.key FROM (SELECT key, ${recordOf('NEW').replaceAll('NEW.', '')} AS doc FROM ${table}) r ` +
+        `UNION ALL SELECT 'label:' || json_array(j.key, j.value), r.key FROM (SELECT key, ${recordOf('NEW').replaceAll('NEW.', '')} AS doc FROM ${table}) r, json_each(r.doc, '$.labels') AS j`,
+    );
+  }
+}
+
 async function checkVersion(adapter: SqliteAdapter): Promise<void> {
   const rows = (await adapter.query('SELECT sqlite_version() AS v')) as { v?: unknown }[];
   const version = String(rows[0]?.v ?? '0');
