@@ -9,7 +9,6 @@ export type {
 } from './browser/provider.js';
 export { type BrowserState, browserStateSchema } from './browser/state.js';
 export type { WarmContextOptions, WarmContextsInput } from './browser/warm-pool.js';
-export { DEFAULT_INPUT_TIMEOUT_MS, type PendingInputRequest } from './lifecycle/input.js';
 export { OPERATION_STATUSES, type OperationStatus } from './challenges/operation-store.js';
 export {
   type AuthOperation,
@@ -57,6 +56,7 @@ export {
   isAuthSessionError,
 } from './errors.js';
 export type { InputHandler, RunContext, RunOptions, RunTask } from './lifecycle/engine.js';
+export { DEFAULT_INPUT_TIMEOUT_MS, type PendingInputRequest } from './lifecycle/input.js';
 export { type AuthSessionLock, LocalLock, type LockAcquireOptions, type LockHandle } from './lock/lock.js';
 export {
   AuthSessionManager,

@@ -6,18 +6,18 @@ import { type AuthDefinition, validateAuthOptions } from '../define.js';
 import { AuthSessionError, type AuthSessionErrorCode } from '../errors.js';
 import type { SessionCodec } from '../lifecycle/codec.js';
 import type { InputHandler, LoginExtras } from '../lifecycle/engine.js';
-import type { CreateSessionOptions, UpdateSessionOptions } from '../manager.js';
-import { type EventBus, summariseError } from '../monitor/events.js';
-import { delay } from '../server-calls.js';
-import { type AuthSessionInfo, toInfo } from '../session/info.js';
-import { assertSessionId, parseCredentials } from '../session-options.js';
-import type { SessionStore } from '../store/session-store.js';
 import {
   assertInputTimeout,
   assertValidAnswer,
   type PendingInputRequest,
   resolveInputTimeout,
 } from '../lifecycle/input.js';
+import type { CreateSessionOptions, UpdateSessionOptions } from '../manager.js';
+import { type EventBus, summariseError } from '../monitor/events.js';
+import { delay } from '../server-calls.js';
+import { type AuthSessionInfo, toInfo } from '../session/info.js';
+import { assertSessionId, parseCredentials } from '../session-options.js';
+import type { SessionStore } from '../store/session-store.js';
 import {
   ANSWER_FIELD,
   isFinalStatus,

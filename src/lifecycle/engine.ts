@@ -5,13 +5,6 @@ import type { BrowserProvider, ContextLease, DeviceProfile } from '../browser/pr
 import { abortError, raceAbort } from '../browser/slots.js';
 import type { BrowserState } from '../browser/state.js';
 import { resolveWarmContexts, type WarmContextsInput, WarmLease, WarmPool } from '../browser/warm-pool.js';
-import {
-  assertValidAnswer,
-  type PendingInputRequest,
-  parseInputRequest,
-  resolveInputTimeout,
-  shownRequest,
-} from './input.js';
 import type { Clock } from '../clock.js';
 import {
   type AuthDefinition,
@@ -32,6 +25,13 @@ import type { ChangeResult, SessionStore } from '../store/session-store.js';
 import type { SessionCodec } from './codec.js';
 import { invalidCheckResult } from './hook-result.js';
 import { type HookTimer, normalise, runBounded, withAttempts } from './hooks.js';
+import {
+  assertValidAnswer,
+  type PendingInputRequest,
+  parseInputRequest,
+  resolveInputTimeout,
+  shownRequest,
+} from './input.js';
 import { scrubSecrets } from './scrub-secrets.js';
 
 /** What a task passed to `manager.run` receives. */

@@ -5,7 +5,11 @@ import type { SessionRecord } from '../../src/session/record.js';
 import { assertTransition } from '../../src/session/states.js';
 
 /** One state change as the write path makes it: the transition checked first. */
-function nextRecord(record: SessionRecord, changes: { state: SessionRecord['state'] }, _now: number): SessionRecord {
+function nextRecord(
+  record: SessionRecord,
+  changes: { state: SessionRecord['state'] },
+  _now: number,
+): SessionRecord {
   assertTransition(record.state, changes.state, record.id);
   return { ...record, state: changes.state, revision: record.revision + 1 };
 }

@@ -13,7 +13,7 @@ import {
   type ResolveKeyringDeps,
   resolveKeyring,
 } from '../../src/vault/key-source.js';
-import { DECRYPT_FAILED_MESSAGE, keyCheckValue } from '../../src/vault/keyring.js';
+import { keyCheckValue } from '../../src/vault/keyring.js';
 import { rejection } from '../shared.js';
 
 const MAKE_KEY = `node -e "console.log(require('crypto').randomBytes(32).toString('base64'))"`;
