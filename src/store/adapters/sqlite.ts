@@ -202,11 +202,14 @@ function recordOf(row: 'NEW' | 'OLD'): string {
 /** Inserts the index terms of one row: its state, its auth and each label. */
 function insertTerms(table: string, row: 'NEW' | 'OLD'): string {
   const record = recordOf(row);
+  // A row without a state or an auth (metadata, a damaged record) has no such term: NULL terms are left out
+  // here, since the writing statement's conflict policy (ABORT) overrides the trigger's OR IGNORE.
   return (
-    `INSERT OR IGNORE INTO "${table}_terms" (term, key) ` +
-    `SELECT 'state:' || json_extract(${record}, '$.state'), ${row}.key ` +
+    `INSERT OR IGNORE INTO "${table}_terms" (term, key) SELECT term, key FROM (` +
+    `SELECT 'state:' || json_extract(${record}, '$.state') AS term, ${row}.key AS key ` +
     `UNION ALL SELECT 'auth:' || json_extract(${record}, '$.auth'), ${row}.key ` +
-    `UNION ALL SELECT 'label:' || json_array(j.key, j.value), ${row}.key FROM json_each(${record}, '$.labels') AS j;`
+    `UNION ALL SELECT 'label:' || json_array(j.key, j.value), ${row}.key FROM json_each(${record}, '$.labels') AS j` +
+    `) WHERE term IS NOT NULL;`
   );
 }
 
