@@ -1,4 +1,4 @@
-import type { StoreAdapter } from '../store/contract.js';
+import type { IndexTerm, StoreAdapter } from '../store/contract.js';
 import { type ConformanceClock, type ConformanceRunner, eventually, uniqueKey } from './runner.js';
 
 /**
@@ -45,6 +45,35 @@ export interface StoreConformanceOptions extends ConformanceRunner {
   readonly ttlMs?: number;
   /** Milliseconds each case may take. @default 30000 */
   readonly timeoutMs?: number;
+  /**
+   * For a store with `scanWhere`: whether its index names exactly the matching records. Otherwise the index
+   * cases accept extra entries (the library filters them again) and check only that no match is missing.
+   * @default false
+   */
+  readonly exactIndex?: boolean;
+}
+
+/** A value shaped like a session record, as far as the index looks (state, auth, labels). */
+function recordText(id: string, state: string, auth: string, labels: Record<string, string>): string {
+  return JSON.stringify({ v: 1, id, state, auth, labels, revision: 0, sealed: {} });
+}
+
+/** Whether the record text `value` carries `term` (what the library keeps after filtering). */
+function carries(value: string, term: IndexTerm): boolean {
+  let record: { state?: unknown; auth?: unknown; labels?: Record<string, unknown> };
+  try {
+    record = JSON.parse(value) as typeof record;
+  } catch {
+    return false;
+  }
+  if (typeof record !== 'object' || record === null) return false;
+  if (term.field === 'label') {
+    const labels = record.labels;
+    return typeof labels === 'object' && labels !== null && Object.hasOwn(labels, term.name)
+      ? labels[term.name] === term.value
+      : false;
+  }
+  return record[term.field] === term.value;
 }
 
 /** Values that must come back exactly (escaping traps of serialisers, JSON fields, Lua and SQL). */
@@ -113,6 +142,142 @@ export function storeConformance(options: StoreConformanceOptions): void {
       },
       timeout,
     );
+
+  const exact = options.exactIndex ?? false;
+  /** Every entry `scanWhere` yields for `term` under `prefix`, by key (a key yielded twice fails). */
+  const listed = async (store: StoreAdapter, prefix: string, term: IndexTerm) => {
+    const seen = new Map<string, string>();
+    for await (const [key, value] of store.scanWhere!(prefix, term)) {
+      expect(seen.has(key) ? `${key} twice` : key).toBe(key);
+      seen.set(key, value);
+    }
+    return seen;
+  };
+  /** Compares what `scanWhere` yields for each term with what `model` (key → stored text) says matches. */
+  const agrees = async (
+    store: StoreAdapter,
+    prefix: string,
+    model: Map<string, string>,
+    terms: IndexTerm[],
+  ) => {
+    for (const term of terms) {
+      const seen = await listed(store, prefix, term);
+      const matching = [...model].filter(([, value]) => carries(value, term)).map(([key]) => key);
+      const found = [...seen.keys()].filter((key) => carries(seen.get(key)!, term));
+      // Every match is there, with its stored value; nothing outside the prefix.
+      expect({ term, keys: [...found].sort() }).toEqual({ term, keys: [...matching].sort() });
+      expect([...seen].every(([key, value]) => key.startsWith(prefix) && model.get(key) === value)).toBe(
+        true,
+      );
+      if (exact)
+        expect({ term, keys: [...seen.keys()].sort() }).toEqual({ term, keys: [...matching].sort() });
+    }
+  };
+
+  const indexCases = () => {
+    const odd = 'odd key=with "quotes"';
+    const terms: IndexTerm[] = [
+      { field: 'state', value: 'active' },
+      { field: 'state', value: 'pending' },
+      { field: 'state', value: 'expired' },
+      { field: 'auth', value: 'crm' },
+      { field: 'auth', value: 'mail' },
+      { field: 'label', name: 'customer', value: 'acme' },
+      { field: 'label', name: 'customer', value: 'globex' },
+      { field: 'label', name: 'team', value: 'red' },
+      { field: 'label', name: odd, value: 'v=1' },
+      // Near misses of the label above: the same characters split elsewhere between name and value.
+      { field: 'label', name: 'odd key', value: 'with "quotes"=v=1' },
+      { field: 'label', name: `${odd}=v`, value: '1' },
+      { field: 'label', name: 'ünï 😀', value: '日本' },
+      { field: 'label', name: 'customer', value: 'nobody' },
+    ];
+
+    withStore(
+      'index (scanWhere): names the matching records after creates, updates and deletes',
+      async ({ store }) => {
+        if (!store.scanWhere) return;
+        const base = uniqueKey('index');
+        const prefix = `${base}/`;
+        const model = new Map<string, string>();
+        const put = async (key: string, value: string | undefined) => {
+          expect(await store.compareAndSet(key, model.get(key), value)).toBe(true);
+          if (value === undefined) model.delete(key);
+          else model.set(key, value);
+        };
+        await put(`${prefix}a`, recordText('a', 'active', 'crm', { customer: 'acme', team: 'red' }));
+        await put(`${prefix}b`, recordText('b', 'pending', 'crm', { customer: 'globex' }));
+        await put(`${prefix}c`, recordText('c', 'active', 'mail', { customer: 'acme', [odd]: 'v=1' }));
+        await put(`${prefix}d`, recordText('d', 'active', 'mail', { 'ünï 😀': '日本', team: 'red' }));
+        await put(`${prefix}e`, recordText('e', 'failed', 'crm', {}));
+        // Outside the prefix: never listed.
+        for (const key of [`${base}`, `${base}0`, `x${prefix}a`]) {
+          expect(
+            await store.compareAndSet(key, undefined, recordText('x', 'active', 'crm', { customer: 'acme' })),
+          ).toBe(true);
+        }
+        await agrees(store, prefix, model, terms);
+
+        // Updates move a record between terms; a lost compare-and-set moves nothing.
+        await put(`${prefix}a`, recordText('a', 'expired', 'crm', { customer: 'globex', team: 'red' }));
+        await put(`${prefix}b`, recordText('b', 'active', 'crm', { customer: 'globex', [odd]: 'v=1' }));
+        expect(
+          await store.compareAndSet(
+            `${prefix}c`,
+            'not the stored value',
+            recordText('c', 'expired', 'crm', {}),
+          ),
+        ).toBe(false);
+        await agrees(store, prefix, model, terms);
+
+        // Deleted (unconditionally, conditionally) and created again with other terms.
+        expect(await store.delete(`${prefix}c`)).toBe(true);
+        model.delete(`${prefix}c`);
+        await put(`${prefix}d`, undefined);
+        await agrees(store, prefix, model, terms);
+        await put(`${prefix}c`, recordText('c', 'pending', 'mail', { customer: 'acme' }));
+        await agrees(store, prefix, model, terms);
+      },
+    );
+
+    withStore('index (scanWhere): lists every match over several pages', async ({ store }) => {
+      if (!store.scanWhere) return;
+      const prefix = `${uniqueKey('index-pages')}/`;
+      const model = new Map<string, string>();
+      const keys = Array.from({ length: scanSize }, (_, i) => `${prefix}${String(i).padStart(5, '0')}`);
+      for (let i = 0; i < keys.length; i += 100) {
+        await Promise.all(
+          keys.slice(i, i + 100).map(async (key, j) => {
+            const n = i + j;
+            const value = recordText(key, n % 3 === 0 ? 'pending' : 'active', 'crm', {
+              customer: n % 2 === 0 ? 'acme' : 'globex',
+            });
+            expect(await store.compareAndSet(key, undefined, value)).toBe(true);
+            model.set(key, value);
+          }),
+        );
+      }
+      await agrees(store, prefix, model, [
+        { field: 'label', name: 'customer', value: 'acme' },
+        { field: 'state', value: 'active' },
+        { field: 'auth', value: 'crm' },
+      ]);
+    });
+
+    withStore(
+      'index (scanWhere): never misses a record it cannot read (a lone surrogate)',
+      async ({ store }) => {
+        if (!store.scanWhere) return;
+        const prefix = `${uniqueKey('index-odd')}/`;
+        const key = `${prefix}s`;
+        const value = recordText('s', 'active', 'crm', { customer: 'acme', broken: '\ud800 alone' });
+        expect(await store.compareAndSet(key, undefined, value)).toBe(true);
+        for (const term of [terms[0]!, terms[3]!, terms[5]!]) {
+          expect((await listed(store, prefix, term)).get(key)).toBe(value);
+        }
+      },
+    );
+  };
 
   describe(options.name ?? 'store conformance', () => {
     withStore('reads a missing key as undefined', async ({ store }) => {
@@ -248,6 +413,8 @@ export function storeConformance(options: StoreConformanceOptions): void {
         expect(await stores[0]!.read(key)).toBe(String(stores.length * perWorker));
       },
     );
+
+    indexCases();
 
     withStore('expires metadata after its TTL, for every method', async ({ store }) => {
       const prefix = `${uniqueKey('ttl')}/`;

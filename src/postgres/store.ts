@@ -4,7 +4,7 @@ import { AuthSessionError } from '../errors.js';
 import { positiveMs } from '../server-calls.js';
 import { registerStoreAdapter } from '../store/registry.js';
 import { assertIdentifier, assertPostgresUrl, createPool, type PgPool } from './pg.js';
-import { postgresStoreAdapter } from './store-adapter.js';
+import { ensureRecordIndexes, postgresStoreAdapter, recordFunction } from './store-adapter.js';
 
 /**
  * Options of {@link createPostgresStore}.
@@ -123,15 +123,16 @@ export function createPostgresStore(url: string, options: PostgresStoreOptions =
         );
         // Listing reads key ranges in byte order, whatever the database's collation.
         await pool.query(`CREATE INDEX IF NOT EXISTS "${table}_key_bytes" ON ${qualified} (key COLLATE "C")`);
+        await ensureRecordIndexes(pool, schema, table);
       };
       try {
         try {
           await create();
         } catch (err) {
           // Several processes creating it at once: one wins, the others see a duplicate (of the table, its row
-          // type or the index); once more, IF NOT EXISTS then finds what the winner made.
+          // type, an index or the function); once more, IF NOT EXISTS then finds what the winner made.
           const code = (err as { code?: unknown }).code;
-          if (code !== '23505' && code !== '42P07' && code !== '42P06' && code !== '42710') throw err;
+          if (!['23505', '42P07', '42P06', '42710', '42723'].includes(String(code))) throw err;
           await create();
         }
       } catch (err) {
@@ -153,7 +154,13 @@ export function createPostgresStore(url: string, options: PostgresStoreOptions =
   keyv.on('error', () => {});
   registerStoreAdapter(
     keyv,
-    postgresStoreAdapter(keyv, { pool, qualified, keyPrefix: `${namespace}:`, ensureTable }),
+    postgresStoreAdapter(keyv, {
+      pool,
+      qualified,
+      keyPrefix: `${namespace}:`,
+      ensureTable,
+      record: recordFunction(schema, table),
+    }),
   );
   return keyv;
 }

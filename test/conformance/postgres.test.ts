@@ -25,6 +25,7 @@ describe.skipIf(!postgresUp)('PostgreSQL', () => {
     it,
     expect,
     name: 'createPostgresStore',
+    exactIndex: true,
     makeStore: () => {
       const table = `t${++n}`;
       const opened: Keyv[] = [];

@@ -27,6 +27,7 @@ describe.skipIf(!redisUp)('Redis', () => {
     it,
     expect,
     name: 'createRedisStore',
+    exactIndex: true,
     makeStore: () => {
       const namespace = `${run}-${++n}`;
       const opened: Keyv[] = [];
