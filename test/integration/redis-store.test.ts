@@ -5,6 +5,9 @@ import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AuthSessionError } from '../../src/errors.js';
 import { createRedisStore, RedisLock } from '../../src/redis/index.js';
+import { redisIndexTerm } from '../../src/redis/store-adapter.js';
+import type { IndexTerm } from '../../src/store/contract.js';
+import { storeAdapterFor } from '../../src/store/registry.js';
 import { SessionStore } from '../../src/store/session-store.js';
 import { FakeSite } from '../../src/testing/index.js';
 import {
@@ -287,5 +290,72 @@ describe.skipIf(!redisUp)('Redis storage and fencing', () => {
       await lock.close();
       await store.disconnect();
     });
+  });
+});
+
+describe.skipIf(!redisUp)('the Redis index of records by state, auth and label', () => {
+  const namespace = `auth-sessions-test-index-${randomUUID()}`;
+  const redis = createClient({ url: REDIS_URL });
+  const stores: Keyv[] = [];
+  const record = (state: string, labels: Record<string, string>) =>
+    JSON.stringify({ v: 1, state, auth: 'crm', labels });
+  const listed = async (keyv: Keyv, term: IndexTerm) => {
+    const keys: string[] = [];
+    for await (const [key] of storeAdapterFor(keyv).scanWhere!('session/', term)) keys.push(key);
+    return keys.sort();
+  };
+  const acme: IndexTerm = { field: 'label', name: 'customer', value: 'acme' };
+
+  beforeAll(async () => {
+    redis.on('error', () => {});
+    await redis.connect();
+  });
+  afterAll(async () => {
+    await Promise.allSettled(stores.map((s) => s.disconnect()));
+    for await (const keys of redis.scanIterator({ MATCH: `${namespace}*` }))
+      if (keys.length) await redis.del(keys);
+    redis.destroy();
+  });
+
+  it('indexes entries written before it existed, skips and drops members whose key is gone', async () => {
+    // Written by Keyv itself (as by a version without the index): indexed by the first scanWhere.
+    const first = createRedisStore(REDIS_URL, { namespace });
+    stores.push(first);
+    await first.set('session/old', record('active', { customer: 'acme' }));
+    await first.set('meta/history', '{"at":1}');
+    expect(await redis.exists(`${namespace}:idx:v1`)).toBe(0);
+    expect(await listed(first, acme)).toEqual(['session/old']);
+    expect(await redis.exists(`${namespace}:idx:v1`)).toBe(1);
+
+    // Written through the library by another process: in the index at once.
+    const second = createRedisStore(REDIS_URL, { namespace });
+    stores.push(second);
+    const adapter = storeAdapterFor(second);
+    expect(
+      await adapter.compareAndSet('session/new', undefined, record('pending', { customer: 'acme' })),
+    ).toBe(true);
+    expect(await listed(first, acme)).toEqual(['session/new', 'session/old']);
+    expect(await listed(first, { field: 'state', value: 'pending' })).toEqual(['session/new']);
+
+    // Removed behind the index's back (Keyv's delete, an expiry on the server): skipped, then dropped.
+    const set = `${namespace}:idx:${redisIndexTerm(acme)}`;
+    await first.delete('session/old');
+    expect(await redis.sIsMember(set, `${namespace}::session/old`)).toBe(1);
+    expect(await listed(second, acme)).toEqual(['session/new']);
+    expect(await redis.sIsMember(set, `${namespace}::session/old`)).toBe(0);
+    // Created again through the library: listed again.
+    expect(
+      await adapter.compareAndSet('session/old', undefined, record('active', { customer: 'acme' })),
+    ).toBe(true);
+    expect(await listed(second, acme)).toEqual(['session/new', 'session/old']);
+    // Deleted through the library: gone from every set it was in.
+    expect(await adapter.delete('session/new')).toBe(true);
+    expect(await redis.sIsMember(set, `${namespace}::session/new`)).toBe(0);
+    expect(await redis.sIsMember(`${namespace}:idx:state:pending`, `${namespace}::session/new`)).toBe(0);
+  });
+
+  it('builds label terms in TypeScript exactly as the script does (byte length of the name)', () => {
+    expect(redisIndexTerm({ field: 'label', name: 'ünï', value: 'v=1' })).toBe('label:5:ünï=v=1');
+    expect(redisIndexTerm({ field: 'state', value: 'active' })).toBe('state:active');
   });
 });
