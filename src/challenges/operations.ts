@@ -96,13 +96,13 @@ export interface OperationStartOptions {
 }
 
 /** What `startCreate` takes: the options of `create`, without `onInput` and `signal` (use `resume`/`cancel`). */
-export interface StartCreateOptions
-  extends Omit<CreateSessionOptions, 'onInput' | 'signal' | 'inputTimeout'>,
+export interface StartCreateOptions<C = unknown>
+  extends Omit<CreateSessionOptions<C>, 'onInput' | 'signal' | 'inputTimeout'>,
     OperationStartOptions {}
 
 /** What `startUpdate` takes: the options of `update`, without `onInput` and `signal` (use `resume`/`cancel`). */
-export interface StartUpdateOptions
-  extends Omit<UpdateSessionOptions, 'onInput' | 'signal' | 'inputTimeout'>,
+export interface StartUpdateOptions<C = unknown>
+  extends Omit<UpdateSessionOptions<C>, 'onInput' | 'signal' | 'inputTimeout'>,
     OperationStartOptions {}
 
 /** Options of waits on an operation (`result`, `cancel`, `operation` with `wait`). */
@@ -194,7 +194,7 @@ export class ChallengeOperations {
       );
     }
     const start = checkStartOptions(options, 'startCreate');
-    parseCredentials(auth, options.credentials);
+    await parseCredentials(auth, options.credentials);
     const sessionId = options.id ?? this.#d.newId();
     assertSessionId(sessionId);
     const { inputTimeout: _i, pollInterval: _p, ...createOptions } = options;
@@ -239,7 +239,7 @@ export class ChallengeOperations {
       );
     }
     if (options.credentials !== undefined && auth.type === 'credentials') {
-      parseCredentials(auth, options.credentials, sessionId);
+      await parseCredentials(auth, options.credentials, sessionId);
     }
     return this.#launch('update', sessionId, auth, start, (extras) =>
       this.#d.update(sessionId, { ...updateOptions, ...extras }),

@@ -1,6 +1,4 @@
-import { randomUUID } from 'node:crypto';
 import type { BrowserContext, Page } from 'playwright-core';
-import { toInfrastructureError } from '../browser/network-errors.js';
 import type { BrowserProvider, ContextLease, DeviceProfile } from '../browser/provider.js';
 import { abortError, raceAbort } from '../browser/slots.js';
 import type { BrowserState } from '../browser/state.js';
@@ -9,30 +7,22 @@ import type { Clock } from '../clock.js';
 import {
   type AuthDefinition,
   type AuthOptions,
-  type CreateContext,
   type CredentialsAuthDefinition,
   type InputRequest,
   resolveAuthOptions,
 } from '../define.js';
-import { AuthSessionError, AuthSessionInvalidError, issuePaths } from '../errors.js';
+import { AuthSessionError, AuthSessionInvalidError } from '../errors.js';
 import type { AuthSessionLock } from '../lock/lock.js';
 import { type EventBus, summariseError } from '../monitor/events.js';
-import { resolveProxy, watchProxyAuth } from '../proxy.js';
-import { afterRun, type Change, clearInput, expired, refreshed, showInput } from '../session/changes.js';
+import { resolveProxy } from '../proxy.js';
+import { afterRun, type Change } from '../session/changes.js';
 import { type AuthSessionInfo, toInfo } from '../session/info.js';
 import type { SessionRecord } from '../session/record.js';
 import type { ChangeResult, SessionStore } from '../store/session-store.js';
+import { checkSession } from './check.js';
 import type { SessionCodec } from './codec.js';
-import { invalidCheckResult } from './hook-result.js';
-import { type HookTimer, normalise, runBounded, withAttempts } from './hooks.js';
-import {
-  assertValidAnswer,
-  type PendingInputRequest,
-  parseInputRequest,
-  resolveInputTimeout,
-  shownRequest,
-} from './input.js';
-import { scrubSecrets } from './scrub-secrets.js';
+import { logIn } from './log-in.js';
+import { expiredRecords, Refresher, sessionExpired } from './refresh.js';
 
 /** What a task passed to `manager.run` receives. */
 export interface RunContext {
@@ -105,13 +95,14 @@ export interface LifecycleDeps {
  */
 export class Lifecycle {
   readonly #d: LifecycleDeps;
-  readonly #refreshing = new Map<string, Promise<SessionRecord>>();
+  readonly #refresher: Refresher;
   readonly #warm: WarmPool | undefined;
   /** Runs waiting for a browser context, per session: a refresh starting sends them to wait for it instead. */
   readonly #opening = new Map<string, Set<AbortController>>();
 
   constructor(deps: LifecycleDeps) {
     this.#d = deps;
+    this.#refresher = new Refresher(this, (id) => this.#yieldToRefresh(id));
     const warm = resolveWarmContexts(deps.warmContexts);
     if (warm) {
       const pool = new WarmPool(warm, { browser: deps.browser, clock: deps.clock });
@@ -167,6 +158,40 @@ export class Lifecycle {
     return { ...result, before };
   }
 
+  /** The check of a session in a context (see `checkSession`). */
+  check(
+    record: SessionRecord,
+    auth: AuthDefinition,
+    lease: ContextLease,
+    page: Page,
+    opts: Required<AuthOptions>,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    return checkSession(this, record, auth, lease, page, opts, signal);
+  }
+
+  /** Logs in with credentials and returns the captured state (see `logIn`). */
+  login(
+    record: SessionRecord,
+    auth: CredentialsAuthDefinition,
+    credentials: unknown,
+    mode: 'create' | 'refresh',
+    opts: Required<AuthOptions>,
+    extras: LoginExtras,
+  ): Promise<BrowserState> {
+    return logIn(this, record, auth, credentials, mode, opts, extras);
+  }
+
+  /** After a failed check: the renewed record, or `SESSION_EXPIRED` (see {@link Refresher}). */
+  recover(
+    record: SessionRecord,
+    auth: AuthDefinition,
+    opts: Required<AuthOptions>,
+    signal: AbortSignal,
+  ): Promise<SessionRecord> {
+    return this.#refresher.recover(record, auth, opts, signal);
+  }
+
   /** Runs a task with a logged-in session (DESIGN.md "Lifecycle"). */
   async run<T>(id: string, task: RunTask<T>, options: RunOptions = {}): Promise<T> {
     const signal = anySignal(options.signal, this.#d.closed);
@@ -177,43 +202,39 @@ export class Lifecycle {
     const runId = this.#d.newId();
     const started = this.now();
     this.#d.events.emit('run:start', { session: toInfo(record), runId });
-    let skipCheck = false;
-    let forceCheck = options.forceCheck === true;
-    let retried = false;
+    // What the next attempt starts from: a record that may need checking (`due`: when older than
+    // checkInterval; `now`: always), or one a refresh just renewed (no check, nothing to wait for).
+    let basis: 'due' | 'now' | 'renewed' = options.forceCheck === true ? 'now' : 'due';
+    let taskRetried = false;
     try {
       for (;;) {
         if (signal.aborted) throw abortError(signal);
         // A refresh of this session is under way: its result is what this run needs, not a check of the old
         // state (which would also queue for a browser slot ahead of the refresh's own login).
-        const refreshing = skipCheck ? undefined : this.#refreshing.get(record.id);
+        const refreshing = basis === 'renewed' ? undefined : this.#refresher.inFlight(record.id);
         if (refreshing) {
           record = await raceAbort(refreshing, signal);
-          skipCheck = true;
-          forceCheck = false;
+          basis = 'renewed';
           continue;
         }
         const codec = await this.#d.codec();
         const openedState = codec.state(record);
-        let lease: ContextLease;
-        try {
-          lease = await this.#runContext(record, codec, openedState, signal, !skipCheck);
-        } catch (err) {
-          if (err !== YIELD_TO_REFRESH) throw err;
+        const opened = await this.#runContext(record, codec, openedState, signal, basis !== 'renewed');
+        if (opened.yielded) {
           record = await this.recover(record, auth, opts, signal);
-          skipCheck = true;
-          forceCheck = false;
+          basis = 'renewed';
           continue;
         }
+        const lease = opened.lease;
         try {
           const page = await lease.newPage();
           let checkedAt: string | undefined;
-          if (!skipCheck && (forceCheck || needsCheck(record, opts.checkInterval, this.now()))) {
+          if (basis === 'now' || (basis === 'due' && needsCheck(record, opts.checkInterval, this.now()))) {
             const ok = await this.check(record, auth, lease, page, opts, signal);
             if (!ok) {
               await dropContext(lease);
               record = await this.recover(record, auth, opts, signal);
-              skipCheck = true;
-              forceCheck = false;
+              basis = 'renewed';
               continue;
             }
             checkedAt = this.iso();
@@ -227,10 +248,10 @@ export class Lifecycle {
               signal,
             );
           } catch (err) {
-            if (!retried && isAuthInvalid(err, auth, options)) {
-              retried = true;
-              forceCheck = true;
-              skipCheck = false;
+            // Logged out mid-task: check (and refresh) once more, then run the task once more.
+            if (!taskRetried && isAuthInvalid(err, auth, options)) {
+              taskRetried = true;
+              basis = 'now';
               await dropContext(lease);
               record = await this.#d.store.require(id);
               assertRunnable(record);
@@ -273,10 +294,10 @@ export class Lifecycle {
     state: BrowserState | undefined,
     signal: AbortSignal,
     yieldable: boolean,
-  ): Promise<ContextLease> {
+  ): Promise<{ yielded: false; lease: ContextLease } | { yielded: true }> {
     const open = (s: AbortSignal) => this.openContext(record, codec, state, s);
     // A run that just got a renewed session has nothing to yield to.
-    if (!yieldable) return this.#warmOrFresh(record, open, signal);
+    if (!yieldable) return { yielded: false, lease: await this.#warmOrFresh(record, open, signal) };
     // Waiting for a slot ends early when a refresh of the session starts (see #yieldToRefresh). One controller
     // that follows the caller's signal: cheaper than AbortSignal.any on every run.
     const yielding = new AbortController();
@@ -291,9 +312,10 @@ export class Lifecycle {
     }
     peers.add(yielding);
     try {
-      return await this.#warmOrFresh(record, open, waiting);
+      return { yielded: false, lease: await this.#warmOrFresh(record, open, waiting) };
     } catch (err) {
-      if (yielding.signal.aborted && !signal.aborted) throw YIELD_TO_REFRESH;
+      // A refresh of the session started while this run waited for a context: it waits for that instead.
+      if (yielding.signal.aborted && !signal.aborted) return { yielded: true };
       throw err;
     } finally {
       signal.removeEventListener('abort', follow);
@@ -326,7 +348,7 @@ export class Lifecycle {
   #yieldToRefresh(id: string): void {
     const peers = this.#opening.get(id);
     if (!peers) return;
-    for (const controller of peers) controller.abort(YIELD_TO_REFRESH);
+    for (const controller of peers) controller.abort();
   }
 
   /** Opens a context for a session with its state, proxy and device. */
@@ -348,384 +370,6 @@ export class Lifecycle {
     // Idle warm contexts give their browser slot up to a request that has to wait for one.
     this.#warm?.relieve();
     return opening;
-  }
-
-  /**
-   * Runs `check` up to `checkAttempts` times. True when it passed; false when every attempt said "not logged
-   * in"; throws infrastructure errors (`TARGET_UNREACHABLE`, `PROXY_ERROR`) and aborts, which say nothing
-   * about the login.
-   */
-  async check(
-    record: SessionRecord,
-    auth: AuthDefinition,
-    lease: ContextLease,
-    page: Page,
-    opts: Required<AuthOptions>,
-    signal: AbortSignal,
-  ): Promise<boolean> {
-    const started = this.now();
-    // Over plain HTTP a proxy refusing its credentials answers 407 instead of failing the navigation.
-    const proxyAuth = record.proxy === undefined ? undefined : watchProxyAuth(lease.context, record.id);
-    try {
-      await withAttempts(
-        async () => {
-          try {
-            await this.#checkOnce(record, auth, lease, page, opts, signal);
-          } catch (err) {
-            throw (
-              proxyAuth?.failure(err) ??
-              toInfrastructureError(err, record.id, { proxy: record.proxy !== undefined }) ??
-              err
-            );
-          }
-        },
-        'CHECK_FAILED',
-        `The check of session "${record.id}" failed`,
-        { attempts: opts.checkAttempts, retryDelay: opts.retryDelay, signal, sessionId: record.id },
-      );
-      this.#d.events.emit('checked', { session: toInfo(record), ok: true, durationMs: this.now() - started });
-      return true;
-    } catch (err) {
-      const e = normalise(err, 'CHECK_FAILED', `The check of session "${record.id}" failed`, record.id);
-      this.#d.events.emit('checked', {
-        session: toInfo(record),
-        ok: false,
-        durationMs: this.now() - started,
-        error: summariseError(e),
-      });
-      if (e.code === 'CHECK_FAILED' || e.code === 'HOOK_TIMEOUT') return false;
-      throw e;
-    } finally {
-      proxyAuth?.stop();
-    }
-  }
-
-  async #checkOnce(
-    record: SessionRecord,
-    auth: AuthDefinition,
-    lease: ContextLease,
-    page: Page,
-    opts: Required<AuthOptions>,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const verdict = await runBounded(
-      (hookSignal) =>
-        auth.check({ page, context: lease.context, signal: hookSignal, session: toInfo(record) }),
-      {
-        timeoutMs: opts.checkTimeout,
-        clock: this.#d.clock,
-        signal,
-        what: `check hook of "${auth.name}"`,
-        sessionId: record.id,
-      },
-    );
-    // Anything but a boolean is a programming error, not a "logged out" answer: no refresh, no expiry.
-    if (typeof verdict !== 'boolean') throw invalidCheckResult(auth.name, verdict, record.id);
-    if (verdict !== true) {
-      throw new AuthSessionError('CHECK_FAILED', `The check of "${auth.name}" did not return true`, {
-        sessionId: record.id,
-      });
-    }
-  }
-
-  /**
-   * After a failed check: credentials sessions refresh once for everyone (single flight + lock); recorder
-   * sessions expire at once. Returns the renewed record or throws `SESSION_EXPIRED`.
-   */
-  async recover(
-    record: SessionRecord,
-    auth: AuthDefinition,
-    opts: Required<AuthOptions>,
-    signal: AbortSignal,
-  ): Promise<SessionRecord> {
-    let flight = this.#refreshing.get(record.id);
-    if (!flight) {
-      flight = this.#recoverExclusive(record, auth, opts).finally(() => this.#refreshing.delete(record.id));
-      this.#refreshing.set(record.id, flight);
-      this.#yieldToRefresh(record.id);
-    }
-    return raceAbort(flight, signal);
-  }
-
-  async #recoverExclusive(
-    seen: SessionRecord,
-    auth: AuthDefinition,
-    opts: Required<AuthOptions>,
-  ): Promise<SessionRecord> {
-    const handle = await this.#d.lock.acquire(`refresh:${seen.id}`, {
-      leaseMs: this.#d.lockLeaseMs,
-      waitMs: this.#d.lockWaitMs,
-      signal: this.#d.closed,
-    });
-    try {
-      // Another worker may have renewed (or expired) the session while we waited for the lock.
-      const current = await this.#d.store.require(seen.id);
-      if (current.generation !== seen.generation && current.state === 'active') return current;
-      assertRunnable(current);
-      if (auth.type !== 'credentials') {
-        return await this.expire(
-          current,
-          new AuthSessionError(
-            'CHECK_FAILED',
-            `The recorded login of session "${current.id}" no longer holds; a person must record it again`,
-            { sessionId: current.id },
-          ),
-        );
-      }
-      const started = this.now();
-      const codec = await this.#d.codec();
-      try {
-        const credentials = parseStoredCredentials(auth, codec.credentials(current), current.id);
-        const state = await this.login(current, auth, credentials, 'refresh', opts, {
-          signal: this.#d.closed,
-        });
-        const { record, written } = await this.commit(
-          current.id,
-          refreshed(current, codec.sealState(current.id, state), this.iso()),
-        );
-        // Not written: the session changed under us (renewed by another worker whose lock we outlived,
-        // deleted, or taken over by a new login); the latest record tells what callers get.
-        if (!written) return adoptLatest(current.id, record);
-        const saved = record as SessionRecord;
-        this.#d.events.emit('refreshed', { session: toInfo(saved), durationMs: this.now() - started });
-        return saved;
-      } catch (err) {
-        const e = normalise(err, 'CREATE_FAILED', `Logging in again to "${auth.name}" failed`, current.id);
-        if (!expiresSession(e)) throw e;
-        return await this.expire(current, e);
-      }
-    } finally {
-      await handle.release().catch(() => {});
-    }
-  }
-
-  /**
-   * Marks a session expired (event included) and throws `SESSION_EXPIRED`. When the session changed
-   * meanwhile (renewed by another worker, a new login under way, deleted), nothing is written and the latest
-   * record decides: a renewed session is returned instead.
-   */
-  async expire(current: SessionRecord, reason: AuthSessionError): Promise<SessionRecord> {
-    const { record, written } = await this.commit(
-      current.id,
-      expired(current, { code: reason.code, message: reason.message }, this.iso()),
-    );
-    if (!written) return adoptLatest(current.id, record);
-    const done = record as SessionRecord;
-    this.#d.codec().then(
-      (c) => c.forget(current.id),
-      () => {},
-    );
-    this.#d.events.emit('expired', { session: toInfo(done), reason: summariseError(reason) });
-    const error = sessionExpired(done, reason);
-    expiredRecords.set(error, done);
-    throw error;
-  }
-
-  /**
-   * Logs in: a fresh context (or one with the current state for a custom `refresh`), the `create` or
-   * `refresh` hook, then `check`; up to `createAttempts`. Returns the captured state.
-   *
-   * When the hook asks for input while `record` is `pending`, the request is written to the stored record
-   * (shown by `get()`) and removed once answered; `record.revision` is kept in step with those writes, so
-   * the caller's final write fenced on `record.revision` still applies.
-   */
-  async login(
-    record: SessionRecord,
-    auth: CredentialsAuthDefinition,
-    credentials: unknown,
-    mode: 'create' | 'refresh',
-    opts: Required<AuthOptions>,
-    extras: LoginExtras,
-  ): Promise<BrowserState> {
-    const signal = anySignal(extras.signal, this.#d.closed);
-    const hook = mode === 'refresh' && auth.refresh ? auth.refresh : auth.create;
-    const codec = await this.#d.codec();
-    const startState = mode === 'refresh' && auth.refresh ? codec.state(record) : undefined;
-    return withAttempts(
-      async () => {
-        const lease = await this.openContext(record, codec, startState, signal);
-        const proxyAuth = record.proxy === undefined ? undefined : watchProxyAuth(lease.context, record.id);
-        // Writes of input requests to the record still in flight: the caller's clean-up (delete, restore,
-        // fail) must come after them, never be overwritten by them.
-        const settling = new Set<Promise<unknown>>();
-        try {
-          const page = await lease.newPage();
-          await this.#runCreateHook(
-            record,
-            auth,
-            hook,
-            credentials,
-            lease,
-            page,
-            opts,
-            signal,
-            extras,
-            settling,
-          );
-          await this.#checkOnce(record, auth, lease, page, opts, signal);
-          return await lease.captureState();
-        } catch (err) {
-          const infra =
-            proxyAuth?.failure(err) ??
-            toInfrastructureError(err, record.id, { proxy: record.proxy !== undefined });
-          if (infra) throw infra;
-          // The check after logging in failing means the login failed.
-          if (err instanceof AuthSessionError && err.code === 'CHECK_FAILED') {
-            throw new AuthSessionError(
-              'CREATE_FAILED',
-              `Logging in to "${auth.name}" did not pass the check`,
-              {
-                sessionId: record.id,
-                cause: err,
-              },
-            );
-          }
-          throw err;
-        } finally {
-          proxyAuth?.stop();
-          await Promise.allSettled([...settling]);
-          await lease.close();
-        }
-      },
-      'CREATE_FAILED',
-      `Logging in to "${auth.name}" failed`,
-      { attempts: opts.createAttempts, retryDelay: opts.retryDelay, signal, sessionId: record.id },
-    );
-  }
-
-  async #runCreateHook(
-    record: SessionRecord,
-    auth: CredentialsAuthDefinition,
-    hook: CredentialsAuthDefinition['create'],
-    credentials: unknown,
-    lease: ContextLease,
-    page: Page,
-    opts: Required<AuthOptions>,
-    signal: AbortSignal,
-    extras: LoginExtras,
-    settling: Set<Promise<unknown>>,
-  ): Promise<void> {
-    // The one place hook errors enter the library: what a login hook throws may quote the credentials
-    // (`new Error('bad password ' + password)`) or the proxy password; they are scrubbed before the error is
-    // kept, thrown or logged.
-    await runBounded(
-      async (hookSignal, timer) => {
-        const ctx: CreateContext<unknown> = {
-          page,
-          context: lease.context,
-          signal: hookSignal,
-          session: toInfo(record),
-          credentials,
-          totp: this.#d.totp(credentials, this.#d.clock, hookSignal),
-          requestInput: (request) =>
-            this.#requestInput(record, auth, request, extras, { signal: hookSignal, timer, settling }),
-        };
-        await hook(ctx as CreateContext<never>);
-      },
-      {
-        timeoutMs: opts.createTimeout,
-        clock: this.#d.clock,
-        signal,
-        what: `${hook === auth.create ? 'create' : 'refresh'} hook of "${auth.name}"`,
-        sessionId: record.id,
-      },
-    ).catch(async (err: unknown) => {
-      const proxy = await this.#d
-        .codec()
-        .then((codec) => codec.proxy(record))
-        .catch(() => undefined);
-      throw scrubSecrets(err, [credentials, proxy?.password]);
-    });
-  }
-
-  /**
-   * `requestInput` of a login: pauses the hook's timeout, shows the request on the pending record, emits
-   * `input:requested`, waits (bounded by `inputTimeout`) for the handler's answer, emits `input:answered`.
-   * The answer itself never reaches the record, an event or an error.
-   */
-  async #requestInput(
-    record: SessionRecord,
-    auth: CredentialsAuthDefinition,
-    request: unknown,
-    extras: LoginExtras,
-    hook: { signal: AbortSignal; timer: HookTimer; settling: Set<Promise<unknown>> },
-  ): Promise<string> {
-    const asked = parseInputRequest(request);
-    const onInput = extras.onInput;
-    if (!onInput) {
-      throw new AuthSessionError(
-        'INPUT_REQUIRED',
-        `The login of "${record.auth}" asked for input (${asked.kind}) and nobody can answer here; ` +
-          'use manager.startCreate()/startUpdate() with resume(), or pass onInput. ' +
-          'A refresh in the background cannot ask a person: use totp() for time-based codes',
-        { sessionId: record.id },
-      );
-    }
-    const { signal, timer, settling } = hook;
-    if (signal.aborted) throw abortError(signal);
-    const timeoutMs = resolveInputTimeout(auth as { inputTimeout?: unknown }, extras);
-    const pending: PendingInputRequest = { ...asked, id: randomUUID() };
-    const operationId = extras.operationId;
-    const track = <T>(p: Promise<T>): Promise<T> => {
-      settling.add(p);
-      p.then(
-        () => settling.delete(p),
-        () => settling.delete(p),
-      );
-      return p;
-    };
-    const resumeTimer = timer.pause();
-    const waiting = new AbortController();
-    const onAbort = () => waiting.abort(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    const inputTimer = this.#d.clock.setTimeout(
-      () =>
-        waiting.abort(
-          new AuthSessionError(
-            'INPUT_TIMEOUT',
-            `Nobody answered the "${asked.kind}" request of session "${record.id}" within ${timeoutMs} ms`,
-            { sessionId: record.id },
-          ),
-        ),
-      timeoutMs,
-    );
-    let shown: SessionRecord | undefined;
-    try {
-      if (record.state === 'pending') {
-        shown = (
-          await track(
-            this.commit(record.id, showInput(loginIdOf(record), shownRequest(pending), operationId)),
-          )
-        ).record;
-      }
-      this.#d.events.emit('input:requested', {
-        session: toInfo(shown ?? record),
-        request: pending,
-        ...(operationId === undefined ? {} : { operationId }),
-      });
-      const answer = await raceAbort(
-        Promise.resolve().then(() => onInput(pending, waiting.signal)),
-        waiting.signal,
-      );
-      assertValidAnswer(pending, answer, record.id);
-      this.#d.events.emit('input:answered', {
-        session: toInfo(record),
-        requestId: pending.id,
-        kind: pending.kind,
-        ...(operationId === undefined ? {} : { operationId }),
-      });
-      return answer;
-    } finally {
-      this.#d.clock.clearTimeout(inputTimer);
-      signal.removeEventListener('abort', onAbort);
-      // After an abort the caller cleans the record up itself; writing here could race with that.
-      if (shown && !signal.aborted) {
-        await track(this.commit(record.id, clearInput(loginIdOf(record), pending.id))).catch((err: unknown) =>
-          this.#d.events.emit('warning', { session: toInfo(record), error: summariseError(err) }),
-        );
-      }
-      resumeTimer();
-    }
   }
 
   /** Saves the state after a successful task when it changed (sites roll cookies) or a check was recorded. */
@@ -775,41 +419,10 @@ export interface CommitResult extends ChangeResult {
   readonly before: SessionRecord | undefined;
 }
 
-/** The record each `SESSION_EXPIRED` error made by `expire` stands for (for the `run:end` event). */
-const expiredRecords = new WeakMap<AuthSessionError, SessionRecord>();
-
-/** Thrown by `#runContext` when a refresh of the session started while the run waited for a context. */
-const YIELD_TO_REFRESH: unique symbol = Symbol('yield-to-refresh');
-
 /** Closes a context whose login no longer holds: a warm one is retired so no later run gets it. */
 async function dropContext(lease: ContextLease): Promise<void> {
   if (lease instanceof WarmLease) lease.discard();
   await lease.close();
-}
-
-/**
- * What callers of a refresh or an expiry get when their write did not apply because the session changed
- * under them: the latest record when it is active (another worker renewed it), else the error its state
- * calls for (`SESSION_EXPIRED`, `INVALID_STATE` while a new login is under way, `SESSION_NOT_FOUND`).
- */
-/** The login under way on a pending record (every login writes one; see `beginLogin`). */
-function loginIdOf(record: SessionRecord): string {
-  if (record.loginId === undefined) {
-    throw new AuthSessionError('INVALID_STATE', `Session "${record.id}" has no login under way`, {
-      sessionId: record.id,
-    });
-  }
-  return record.loginId;
-}
-
-function adoptLatest(id: string, latest: SessionRecord | undefined): SessionRecord {
-  if (!latest) {
-    throw new AuthSessionError('SESSION_NOT_FOUND', `Session "${id}" was deleted meanwhile`, {
-      sessionId: id,
-    });
-  }
-  assertRunnable(latest);
-  return latest;
 }
 
 /** Throws `SESSION_EXPIRED` for expired/failed sessions and `INVALID_STATE` for pending ones. */
@@ -827,19 +440,6 @@ export function assertRunnable(record: SessionRecord): void {
   throw sessionExpired(record);
 }
 
-function sessionExpired(record: SessionRecord, cause?: unknown): AuthSessionError {
-  const how =
-    record.type === 'recorder'
-      ? 'a person must record the login again (manager.record)'
-      : 'update its credentials (manager.update) to log in again';
-  const what = record.state === 'failed' ? 'was never logged in' : 'has expired';
-  return new AuthSessionError('SESSION_EXPIRED', `Session "${record.id}" ${what}; ${how}`, {
-    sessionId: record.id,
-    status: 401,
-    cause,
-  });
-}
-
 function needsCheck(record: SessionRecord, interval: number, now: number): boolean {
   if (interval <= 0 || record.lastCheckedAt === undefined) return true;
   return now - Date.parse(record.lastCheckedAt) >= interval;
@@ -852,30 +452,6 @@ function isAuthInvalid(err: unknown, auth: AuthDefinition, options: RunOptions):
   } catch {
     return false;
   }
-}
-
-/** Failures that mean "the login does not work" (expire), as opposed to infrastructure or abort. */
-function expiresSession(err: AuthSessionError): boolean {
-  return (
-    err.code === 'CREATE_FAILED' ||
-    err.code === 'CHECK_FAILED' ||
-    err.code === 'HOOK_TIMEOUT' ||
-    err.code === 'INVALID_CREDENTIALS' ||
-    err.code === 'INPUT_REQUIRED'
-  );
-}
-
-/** Validates decrypted credentials against the auth's schema again (the schema may have changed). */
-export function parseStoredCredentials(auth: CredentialsAuthDefinition, value: unknown, id: string): unknown {
-  const parsed = auth.credentials.safeParse(value);
-  if (!parsed.success) {
-    throw new AuthSessionError(
-      'INVALID_CREDENTIALS',
-      `The stored credentials of session "${id}" no longer match the schema of "${auth.name}" (${issuePaths(parsed.error)}); update them`,
-      { sessionId: id },
-    );
-  }
-  return parsed.data;
 }
 
 /** A signal aborted when any of the given ones is. */

@@ -15,10 +15,10 @@ import { type AuthSessionInfo, toInfo } from '../session/info.js';
 import type { SessionRecord } from '../session/record.js';
 import { assertSessionId, parseCredentials, parseSessionLabels } from '../session-options.js';
 
-/** What `create` takes. */
-export interface CreateSessionOptions extends AuthOptions {
+/** What `create` takes; `C` is the input type of the auth's credentials schema. */
+export interface CreateSessionOptions<C = unknown> extends AuthOptions {
   /** The user's credentials, validated by the auth's schema. */
-  readonly credentials: unknown;
+  readonly credentials: C;
   /** Session id. @default a random UUID */
   readonly id?: string;
   /** Free-form labels for finding sessions again, e.g. `{ customer: 'acme' }`. */
@@ -51,7 +51,7 @@ export async function createSession(
     );
   }
   validateAuthOptions(options, 'create');
-  const credentials = parseCredentials(auth, options.credentials);
+  const credentials = await parseCredentials(auth, options.credentials);
   const id = options.id ?? d.newId();
   assertSessionId(id);
   const labels = parseSessionLabels(options.labels);

@@ -9,10 +9,13 @@ import { type AuthSessionInfo, toInfo } from '../session/info.js';
 import type { SessionRecord } from '../session/record.js';
 import { editedFields, parseCredentials } from '../session-options.js';
 
-/** What `update` takes: every field optional. New credentials log in again. */
-export interface UpdateSessionOptions extends AuthOptions {
+/**
+ * What `update` takes: every field optional. New credentials log in again. `C` is the input type of the
+ * credentials schema.
+ */
+export interface UpdateSessionOptions<C = unknown> extends AuthOptions {
   /** New credentials: the session logs in again with them and becomes active. */
-  readonly credentials?: unknown;
+  readonly credentials?: C;
   /** Replaces the labels. */
   readonly labels?: Readonly<Record<string, string>>;
   /** Replaces the proxy (`null` removes it). */
@@ -56,7 +59,7 @@ export async function updateSession(
       { sessionId: id },
     );
   }
-  const credentials = parseCredentials(auth, options.credentials);
+  const credentials = await parseCredentials(auth, options.credentials);
   const sealedCredentials = codec.seal(id, 'credentials', credentials);
   const opts = resolveAuthOptions(auth, options);
   const started = d.clock.now();

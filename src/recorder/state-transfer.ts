@@ -29,13 +29,13 @@ import { claimSession } from './claims.js';
  * const options: ImportStateOptions = { id: 'acme-portal', labels: { customer: 'acme' } };
  * ```
  */
-export interface ImportStateOptions extends SessionPlacementOptions {
+export interface ImportStateOptions<C = unknown> extends SessionPlacementOptions {
   /**
    * Credentials, for a credentials-based auth: required for a new session (so it can log in again when the
    * imported login ends), optional for an existing one (which keeps its own). Refused for a recorder-based
    * auth: those sessions never hold credentials.
    */
-  readonly credentials?: unknown;
+  readonly credentials?: C;
   /**
    * Run the auth's `check` with the imported state before storing it; a state that is not logged in is then
    * refused (`CHECK_FAILED`) and nothing is stored. `false` stores it unchecked: the first run checks it.
@@ -157,7 +157,7 @@ export async function importSessionState(
   const proxy = options.proxy == null ? options.proxy : parseProxy(options.proxy);
   let credentials: unknown;
   if (auth.type === 'credentials') {
-    if (options.credentials !== undefined) credentials = parseCredentials(auth, options.credentials);
+    if (options.credentials !== undefined) credentials = await parseCredentials(auth, options.credentials);
   } else if (options.credentials !== undefined) {
     throw new AuthSessionError(
       'INVALID_OPTIONS',
