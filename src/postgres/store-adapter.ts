@@ -41,11 +41,15 @@ export async function ensureRecordIndexes(pool: PgPool, schema: string, table: s
   );
   if (rows.length === 0) {
     // Not CREATE OR REPLACE: replacing a function other processes are creating fails ("tuple concurrently
-    // updated") instead of reporting a duplicate.
-    await pool.query(
-      `CREATE FUNCTION ${record}(text) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    // updated") instead of reporting a duplicate. A duplicate: another process created it meanwhile.
+    await pool
+      .query(
+        `CREATE FUNCTION ${record}(text) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
        BEGIN RETURN ($1::jsonb ->> 'value')::jsonb; EXCEPTION WHEN others THEN RETURN NULL; END $$`,
-    );
+      )
+      .catch((err: unknown) => {
+        if (!['23505', '42723'].includes(String((err as { code?: unknown }).code))) throw err;
+      });
   }
   for (const sql of [
     `CREATE INDEX IF NOT EXISTS "${table}_state" ON ${qualified} ((${record}(value) ->> 'state'), key COLLATE "C")`,
@@ -53,7 +57,10 @@ export async function ensureRecordIndexes(pool: PgPool, schema: string, table: s
     `CREATE INDEX IF NOT EXISTS "${table}_labels" ON ${qualified} USING gin ((${record}(value) -> 'labels') jsonb_path_ops)`,
     `CREATE INDEX IF NOT EXISTS "${table}_unreadable" ON ${qualified} (key COLLATE "C") WHERE ${record}(value) IS NULL`,
   ]) {
-    await pool.query(sql);
+    await pool.query(sql).catch((err: unknown) => {
+      // Another process created it meanwhile (its creation committed before this one could): it is there.
+      if (!['23505', '42P07', '42710'].includes(String((err as { code?: unknown }).code))) throw err;
+    });
   }
 }
 
