@@ -222,7 +222,13 @@ describe.skipIf(!postgresUp)('PostgreSQL storage and lock', () => {
     };
     const loops = Promise.all([0, 1, 2, 3].map(loop));
     try {
-      await vi.waitFor(() => expect(outcomes.filter((o) => o.code === undefined).length).toBeGreaterThan(20));
+      await vi.waitFor(
+        () => expect(outcomes.filter((o) => o.code === undefined).length).toBeGreaterThan(20),
+        {
+          timeout: 15_000,
+          interval: 50,
+        },
+      );
       const downAt = Date.now();
       await proxy.cut();
       await sleep(1_000);

@@ -253,8 +253,9 @@ describe.skipIf(!redisUp)('Redis storage and fencing', () => {
       };
       const loops = Promise.all([0, 1, 2, 3].map(loop));
       try {
-        await vi.waitFor(() =>
-          expect(outcomes.filter((o) => o.code === undefined).length).toBeGreaterThan(20),
+        await vi.waitFor(
+          () => expect(outcomes.filter((o) => o.code === undefined).length).toBeGreaterThan(20),
+          { timeout: 15_000, interval: 50 },
         );
         const downAt = Date.now();
         await server.stop();
