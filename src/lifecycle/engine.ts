@@ -4,13 +4,7 @@ import { abortError, raceAbort } from '../browser/slots.js';
 import type { BrowserState } from '../browser/state.js';
 import { resolveWarmContexts, type WarmContextsInput, WarmLease, WarmPool } from '../browser/warm-pool.js';
 import type { Clock } from '../clock.js';
-import {
-  type AuthDefinition,
-  type AuthOptions,
-  type CredentialsAuthDefinition,
-  type InputRequest,
-  resolveAuthOptions,
-} from '../define.js';
+import { type AuthDefinition, type AuthOptions, type InputRequest, resolveAuthOptions } from '../define.js';
 import { AuthSessionError, AuthSessionInvalidError } from '../errors.js';
 import type { AuthSessionLock } from '../lock/lock.js';
 import { type EventBus, summariseError } from '../monitor/events.js';
@@ -21,7 +15,6 @@ import type { SessionRecord } from '../session/record.js';
 import type { ChangeResult, SessionStore } from '../store/session-store.js';
 import { checkSession } from './check.js';
 import type { SessionCodec } from './codec.js';
-import { logIn } from './log-in.js';
 import { expiredRecords, Refresher, sessionExpired } from './refresh.js';
 
 /** What a task passed to `manager.run` receives. */
@@ -158,30 +151,6 @@ export class Lifecycle {
     return { ...result, before };
   }
 
-  /** The check of a session in a context (see `checkSession`). */
-  check(
-    record: SessionRecord,
-    auth: AuthDefinition,
-    lease: ContextLease,
-    page: Page,
-    opts: Required<AuthOptions>,
-    signal: AbortSignal,
-  ): Promise<boolean> {
-    return checkSession(this, record, auth, lease, page, opts, signal);
-  }
-
-  /** Logs in with credentials and returns the captured state (see `logIn`). */
-  login(
-    record: SessionRecord,
-    auth: CredentialsAuthDefinition,
-    credentials: unknown,
-    mode: 'create' | 'refresh',
-    opts: Required<AuthOptions>,
-    extras: LoginExtras,
-  ): Promise<BrowserState> {
-    return logIn(this, record, auth, credentials, mode, opts, extras);
-  }
-
   /** After a failed check: the renewed record, or `SESSION_EXPIRED` (see {@link Refresher}). */
   recover(
     record: SessionRecord,
@@ -230,7 +199,7 @@ export class Lifecycle {
           const page = await lease.newPage();
           let checkedAt: string | undefined;
           if (basis === 'now' || (basis === 'due' && needsCheck(record, opts.checkInterval, this.now()))) {
-            const ok = await this.check(record, auth, lease, page, opts, signal);
+            const ok = await checkSession(this, record, auth, lease, page, opts, signal);
             if (!ok) {
               await dropContext(lease);
               record = await this.recover(record, auth, opts, signal);

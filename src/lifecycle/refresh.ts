@@ -8,6 +8,7 @@ import type { SessionRecord } from '../session/record.js';
 import { validateWithSchema } from '../standard-schema.js';
 import { assertRunnable, type Lifecycle } from './engine.js';
 import { normalise } from './hooks.js';
+import { logIn } from './log-in.js';
 
 /**
  * Refresh once for everyone: one refresh per session in flight in this process (all callers share it), the
@@ -78,7 +79,7 @@ export class Refresher {
       const codec = await this.#lifecycle.deps.codec();
       try {
         const credentials = await parseStoredCredentials(auth, codec.credentials(current), current.id);
-        const state = await this.#lifecycle.login(current, auth, credentials, 'refresh', opts, {
+        const state = await logIn(this.#lifecycle, current, auth, credentials, 'refresh', opts, {
           signal: this.#lifecycle.deps.closed,
         });
         const { record, written } = await this.#lifecycle.commit(

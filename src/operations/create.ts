@@ -8,6 +8,7 @@ import {
 import { chooseDevice } from '../device.js';
 import { AuthSessionError } from '../errors.js';
 import type { InputHandler, Lifecycle } from '../lifecycle/engine.js';
+import { logIn } from '../lifecycle/log-in.js';
 import { runLogin } from '../lifecycle/login.js';
 import { type ProxyInput, parseProxy } from '../proxy.js';
 import { beginLogin } from '../session/changes.js';
@@ -99,7 +100,7 @@ export async function createSession(
         },
       }),
     perform: async (pending) => ({
-      state: await lifecycle.login(pending, auth, credentials, 'create', opts, options),
+      state: await logIn(lifecycle, pending, auth, credentials, 'create', opts, options),
       checkedAt: lifecycle.iso(),
     }),
     onFailure: (before, error) =>

@@ -2,6 +2,7 @@ import type { DeviceProfile } from '../browser/provider.js';
 import { type AuthOptions, resolveAuthOptions, validateAuthOptions } from '../define.js';
 import { AuthSessionError } from '../errors.js';
 import type { InputHandler, Lifecycle } from '../lifecycle/engine.js';
+import { logIn } from '../lifecycle/log-in.js';
 import { runLogin } from '../lifecycle/login.js';
 import type { ProxyInput } from '../proxy.js';
 import { beginLogin, editFields } from '../session/changes.js';
@@ -67,7 +68,7 @@ export async function updateSession(
     id,
     begin: (loginId) => beginLogin({ id, loginId, fields, credentials: sealedCredentials }),
     perform: async (pending) => ({
-      state: await lifecycle.login(pending, auth, credentials, 'create', opts, options),
+      state: await logIn(lifecycle, pending, auth, credentials, 'create', opts, options),
       checkedAt: lifecycle.iso(),
     }),
     onFailure: () => 'undo',

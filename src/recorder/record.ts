@@ -7,6 +7,7 @@ import type { BrowserState } from '../browser/state.js';
 import { type RecorderAuthDefinition, resolveAuthOptions, validateAuthOptions } from '../define.js';
 import { chooseDevice } from '../device.js';
 import { AuthSessionError } from '../errors.js';
+import { checkSession } from '../lifecycle/check.js';
 import type { SessionCodec } from '../lifecycle/codec.js';
 import { anySignal, type Lifecycle } from '../lifecycle/engine.js';
 import { runLogin } from '../lifecycle/login.js';
@@ -267,7 +268,7 @@ async function recordInContext(
       throw closedOr(err);
     }
     // sessionStorage belongs to a tab: the check runs in the tab that finished, which holds it.
-    const ok = await lifecycle.check(record, auth, lease, checkPage, opts, signal);
+    const ok = await checkSession(lifecycle, record, auth, lease, checkPage, opts, signal);
     if (!ok) {
       if (contextClosed || checkPage.isClosed()) throw closedOr(undefined);
       throw new AuthSessionError(

@@ -3,6 +3,7 @@ import { assertStateLimits } from '../browser/state-limits.js';
 import { type AuthDefinition, resolveAuthOptions, validateAuthOptions } from '../define.js';
 import { chooseDevice } from '../device.js';
 import { AuthSessionError, issuePaths } from '../errors.js';
+import { checkSession } from '../lifecycle/check.js';
 import type { SessionCodec } from '../lifecycle/codec.js';
 import { anySignal, type Lifecycle } from '../lifecycle/engine.js';
 import { parseProxy } from '../proxy.js';
@@ -246,7 +247,7 @@ async function checkImported(
   const lease = await lifecycle.openContext(record, codec, state, signal);
   try {
     const page = await lease.newPage();
-    const ok = await lifecycle.check(record, auth, lease, page, opts, signal);
+    const ok = await checkSession(lifecycle, record, auth, lease, page, opts, signal);
     if (!ok) {
       throw new AuthSessionError(
         'CHECK_FAILED',

@@ -114,6 +114,24 @@ export function beginLogin(options: {
   };
 }
 
+/** The record logged in anew: active, a new generation, the state just captured and checked. */
+function renewed(
+  latest: SessionRecord,
+  sealedState: SessionRecord['sealed']['state'],
+  checkedAt: string,
+): SessionRecord {
+  const next: SessionRecord = {
+    ...latest,
+    state: 'active',
+    generation: latest.generation + 1,
+    lastCheckedAt: checkedAt,
+    sealed: { ...latest.sealed, state: sealedState },
+  };
+  delete next.failure;
+  delete next.expiredAt;
+  return next;
+}
+
 /** The login `loginId` succeeded: active, a new generation, its state; only while it is still the login. */
 export function finishLogin(
   loginId: string,
@@ -123,14 +141,8 @@ export function finishLogin(
   return (latest) => {
     if (!latest || latest.loginId !== loginId) return undefined;
     assertTransition(latest.state, 'active', latest.id);
-    const next: SessionRecord = {
-      ...latest,
-      state: 'active',
-      generation: latest.generation + 1,
-      lastCheckedAt: checkedAt,
-      sealed: { ...latest.sealed, state: sealedState },
-    };
-    for (const key of ['loginId', 'input', 'operationId', 'failure', 'expiredAt'] as const) delete next[key];
+    const next = renewed(latest, sealedState, checkedAt);
+    for (const key of ['loginId', 'input', 'operationId'] as const) delete next[key];
     return next;
   };
 }
@@ -228,16 +240,7 @@ export function refreshed(
   return (latest) => {
     if (!latest || latest.generation !== seen.generation || latest.state !== 'active') return undefined;
     if (latest.sealed.credentials?.box !== seen.sealed.credentials?.box) return undefined;
-    const next: SessionRecord = {
-      ...latest,
-      state: 'active',
-      generation: latest.generation + 1,
-      lastCheckedAt: checkedAt,
-      sealed: { ...latest.sealed, state: sealedState },
-    };
-    delete next.failure;
-    delete next.expiredAt;
-    return next;
+    return renewed(latest, sealedState, checkedAt);
   };
 }
 
