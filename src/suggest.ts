@@ -1,3 +1,5 @@
+// Typo suggestions for command names, flags and option names (the CLI and the library share them).
+
 /** Edit distance (insertions, deletions, substitutions, and swaps of two neighbours) between two words. */
 export function editDistance(a: string, b: string): number {
   const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>

@@ -1,6 +1,6 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { closest, didYouMean } from '../suggest.js';
 import { UsageError } from './exit-codes.js';
-import { closest, didYouMean } from './suggest.js';
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & { readonly description: string };
 

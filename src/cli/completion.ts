@@ -1,6 +1,6 @@
+import { closest, didYouMean } from '../suggest.js';
 import { COMMANDS, type CommandSpec, GLOBAL_OPTIONS } from './args.js';
 import { UsageError } from './exit-codes.js';
-import { closest, didYouMean } from './suggest.js';
 
 /** The shells `auth-sessions completion <shell>` writes a script for. */
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;

@@ -6,10 +6,10 @@ import { parseCommandLine, parseDuration, parseLabels } from '../../src/cli/args
 import { EXIT, exitCodeFor, InterruptedError, UsageError } from '../../src/cli/exit-codes.js';
 import { formatAge, formatDuration, Progress, painter, table, useColor } from '../../src/cli/output.js';
 import { confirm, promptHidden } from '../../src/cli/prompt.js';
-import { closest, editDistance } from '../../src/cli/suggest.js';
 import { defineAuth } from '../../src/define.js';
 import { AuthSessionError } from '../../src/errors.js';
 import { describeAuth } from '../../src/monitor/describe-auth.js';
+import { closest, editDistance } from '../../src/suggest.js';
 
 class FakeTty extends EventEmitter {
   readonly isTTY = true;
