@@ -13,6 +13,7 @@ import type { SessionCodec } from './lifecycle/codec.js';
 import { type ProxyInput, parseProxy } from './proxy.js';
 import type { EditedFields } from './session/changes.js';
 import { deviceSchema, type SessionRecord } from './session/record.js';
+import { validateWithSchema } from './standard-schema.js';
 
 // The session options that create, update, record and import share, and their validation.
 
@@ -208,30 +209,31 @@ export function assertSameAuth(existing: SessionRecord, auth: AuthDefinition): v
 }
 
 /**
- * The credentials checked against the auth's schema (zod's parsed value, defaults applied).
+ * The credentials checked against the auth's schema (any Standard Schema v1 validator): its output value,
+ * defaults applied.
  *
  * @throws AuthSessionError `INVALID_CREDENTIALS` naming the fields at fault, never their values.
  */
-export function parseCredentials(
+export async function parseCredentials(
   auth: CredentialsAuthDefinition,
   value: unknown,
   sessionId?: string,
-): unknown {
+): Promise<unknown> {
   try {
     assertOrdinaryKeys(value, 'The credentials');
   } catch (err) {
     const message = (err as Error).message;
     throw new AuthSessionError('INVALID_CREDENTIALS', message, sessionId === undefined ? {} : { sessionId });
   }
-  const parsed = auth.credentials.safeParse(value);
-  if (!parsed.success) {
+  const checked = await validateWithSchema(auth.credentials, value);
+  if (!checked.ok) {
     throw new AuthSessionError(
       'INVALID_CREDENTIALS',
-      `The credentials do not match the schema of "${auth.name}": check ${issuePaths(parsed.error)}`,
+      `The credentials do not match the schema of "${auth.name}": check ${checked.paths}`,
       sessionId === undefined ? {} : { sessionId },
     );
   }
-  return parsed.data;
+  return checked.value;
 }
 
 /**

@@ -24,7 +24,7 @@ export interface CredentialField {
 
 /**
  * What an auth definition is, without its hooks: name, type, the credential fields of a credentials-based
- * auth (when its schema is a zod object), the URLs of a recorder-based one.
+ * auth (when its schema is a zod object; other Standard Schema validators give none), the URLs of a recorder-based one.
  *
  * @example
  * ```ts
@@ -44,7 +44,12 @@ export interface AuthDescription {
 /** Describes an auth definition (see {@link AuthDescription}). */
 export function describeAuth(auth: AuthDefinition): AuthDescription {
   if (auth.type === 'recorder') return { name: auth.name, type: 'recorder', startUrl: auth.startUrl };
-  const shape = (auth.credentials as { shape?: unknown }).shape;
+  // Fields are read from zod object schemas only; other Standard Schema validators are opaque here (the CLI
+  // then asks for the credentials as JSON).
+  const shape =
+    auth.credentials['~standard'].vendor === 'zod'
+      ? (auth.credentials as { shape?: unknown }).shape
+      : undefined;
   if (typeof shape !== 'object' || shape === null) return { name: auth.name, type: 'credentials' };
   const json = jsonProperties(auth.credentials);
   const credentialFields = Object.entries(
