@@ -1,8 +1,9 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { BrowserContext, Page } from 'playwright-core';
-import type { z } from 'zod';
 import type { DeviceProfile } from './browser/provider.js';
 import { durationOption } from './duration.js';
 import { AuthSessionError } from './errors.js';
+import { assertKnownOptions, DEFINITION_OPTION_NAMES } from './option-names.js';
 import type { AuthSessionInfo } from './session/info.js';
 
 /** A request for input made by a hook in the middle of a login (a one-time code, a choice…). */
@@ -98,9 +99,10 @@ export const DEFAULT_AUTH_OPTIONS: Required<AuthOptions> = {
   inputTimeout: 300_000,
 };
 
-interface AuthDefinitionBase extends AuthOptions {
+/** What both kinds of auth definition have. `N` is the auth's name, kept as a literal type by `defineAuth`. */
+export interface AuthDefinitionBase<N extends string = string> extends AuthOptions {
   /** Unique name of the auth, e.g. `'crm'`. Letters, digits, `-`, `_`, `.`. */
-  readonly name: string;
+  readonly name: N;
   /**
    * Checks that the browser is logged in: `true` when it is, `false` when it is not (then the session is
    * refreshed or expires). Anything else (e.g. the number from `locator.count()`) is a bug in the hook:
@@ -113,22 +115,31 @@ interface AuthDefinitionBase extends AuthOptions {
   isAuthError?(err: unknown): boolean;
 }
 
-/** An auth whose sessions log in with stored credentials. */
-export interface CredentialsAuthDefinition<S extends z.ZodType = z.ZodType> extends AuthDefinitionBase {
+/**
+ * An auth whose sessions log in with stored credentials. `S` is the credentials schema: any
+ * [Standard Schema](https://standardschema.dev) v1 validator (zod ≥ 3.24, valibot ≥ 1, arktype…); `N` the name.
+ */
+export interface CredentialsAuthDefinition<
+  S extends StandardSchemaV1 = StandardSchemaV1,
+  N extends string = string,
+> extends AuthDefinitionBase<N> {
   readonly type: 'credentials';
-  /** Zod schema of the credentials. */
+  /**
+   * Schema of the credentials (any Standard Schema v1 validator). Callers of `create`/`update` are checked
+   * against its input type at compile time and against the schema at run time; the hooks receive its output.
+   */
   readonly credentials: S;
   /** Logs in. Throw (or let a wait fail) when it cannot. */
-  create(ctx: CreateContext<z.output<S>>): Promise<void> | void;
+  create(ctx: CreateContext<StandardSchemaV1.InferOutput<S>>): Promise<void> | void;
   /** Logs in again when `check` fails. Defaults to `create`. */
-  refresh?(ctx: CreateContext<z.output<S>>): Promise<void> | void;
+  refresh?(ctx: CreateContext<StandardSchemaV1.InferOutput<S>>): Promise<void> | void;
 }
 
 /** Where the recorder's person is done: a URL prefix, a RegExp or a predicate. */
 export type FinishUrl = string | RegExp | ((url: URL) => boolean);
 
 /** An auth whose sessions are recorded: a person logs in by hand in a browser the library opens. */
-export interface RecorderAuthDefinition extends AuthDefinitionBase {
+export interface RecorderAuthDefinition<N extends string = string> extends AuthDefinitionBase<N> {
   readonly type: 'recorder';
   /** Where the browser opens. */
   readonly startUrl: string;
@@ -165,10 +176,12 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
  * });
  * ```
  */
-export function defineAuth<S extends z.ZodType>(
-  definition: CredentialsAuthDefinition<S>,
-): CredentialsAuthDefinition<S>;
-export function defineAuth(definition: RecorderAuthDefinition): RecorderAuthDefinition;
+export function defineAuth<S extends StandardSchemaV1, N extends string>(
+  definition: CredentialsAuthDefinition<S, N>,
+): CredentialsAuthDefinition<S, N>;
+export function defineAuth<N extends string>(
+  definition: RecorderAuthDefinition<N>,
+): RecorderAuthDefinition<N>;
 export function defineAuth(definition: AuthDefinition): AuthDefinition {
   const bad = (message: string): never => {
     throw new AuthSessionError('INVALID_OPTIONS', `defineAuth: ${message}`);
@@ -178,16 +191,18 @@ export function defineAuth(definition: AuthDefinition): AuthDefinition {
     bad(`"name" must be 1–64 letters, digits, ".", "-" or "_", got ${JSON.stringify(definition.name)}`);
   }
   if (typeof definition.check !== 'function') bad(`"check" of auth "${definition.name}" must be a function`);
+  if (definition.type === 'credentials' || definition.type === 'recorder') {
+    assertKnownOptions(
+      definition,
+      DEFINITION_OPTION_NAMES[definition.type],
+      `defineAuth(${definition.name})`,
+    );
+  }
   validateAuthOptions(definition, `auth "${definition.name}"`);
   if (definition.type === 'credentials') {
-    const schema = definition.credentials as unknown;
-    if (
-      typeof schema !== 'object' ||
-      schema === null ||
-      typeof (schema as z.ZodType).safeParse !== 'function'
-    ) {
+    if (!isStandardSchema(definition.credentials)) {
       bad(
-        `"credentials" of auth "${definition.name}" must be a zod schema, e.g. z.object({ username: z.string() })`,
+        `"credentials" of auth "${definition.name}" must be a Standard Schema v1 validator (zod ≥ 3.24, valibot ≥ 1, arktype…), e.g. z.object({ username: z.string() })`,
       );
     }
     if (typeof definition.create !== 'function')
@@ -211,6 +226,12 @@ export function defineAuth(definition: AuthDefinition): AuthDefinition {
     );
   }
   return Object.freeze({ ...definition });
+}
+
+function isStandardSchema(schema: unknown): schema is StandardSchemaV1 {
+  if ((typeof schema !== 'object' && typeof schema !== 'function') || schema === null) return false;
+  const standard = (schema as Partial<StandardSchemaV1>)['~standard'];
+  return typeof standard === 'object' && standard !== null && typeof standard.validate === 'function';
 }
 
 /** Validates the numeric options of an auth or a call; throws `INVALID_OPTIONS` naming the option. */

@@ -32,6 +32,7 @@ import { type CreateSessionOptions, createSession } from './operations/create.js
 import { deleteSession } from './operations/delete.js';
 import { type RotateKeyResult, rotateKey } from './operations/rotate-key.js';
 import { type UpdateSessionOptions, updateSession } from './operations/update.js';
+import { assertKnownOptions, CALL_OPTION_NAMES, MANAGER_OPTION_NAMES } from './option-names.js';
 import { SessionQueues } from './queue/registry.js';
 import type { SessionQueue, SessionQueueOptions } from './queue/session-queue.js';
 import { type RecordOptions, recordSession } from './recorder/record.js';
@@ -47,6 +48,7 @@ import { assertOperationId, assertSessionId } from './session-options.js';
 import type { IndexTerm } from './store/contract.js';
 import { createDefaultStore, DEFAULT_DATA_DIR } from './store/default-store.js';
 import { SessionStore } from './store/session-store.js';
+import type { AuthNameOf, CredentialsAuthNameOf, CredentialsInputOf, RecorderAuthNameOf } from './typed.js';
 import { type KeyInput, resolveKeyring } from './vault/key-source.js';
 import type { Keyring } from './vault/keyring.js';
 
@@ -55,10 +57,16 @@ export type { CreateSessionOptions, RotateKeyResult, UpdateSessionOptions };
 /** Default of `cacheBytes`: 64 MiB. */
 const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 
-/** Options of {@link AuthSessionManager}. */
-export interface AuthSessionManagerOptions extends MonitorOptions {
-  /** The auth definitions this manager serves (from `defineAuth`). */
-  readonly auths: readonly AuthDefinition[];
+/**
+ * Options of {@link AuthSessionManager}. `A` is the union of the auth definitions, inferred from `auths`.
+ */
+export interface AuthSessionManagerOptions<A extends AuthDefinition = AuthDefinition> extends MonitorOptions {
+  /**
+   * The auth definitions this manager serves (from `defineAuth`). Their names, types and credential schemas
+   * type the manager's methods: `create('crm', { credentials })` only compiles for a credentials-based auth
+   * named `'crm'`, with credentials of its schema's input type.
+   */
+  readonly auths: readonly A[];
   /**
    * Where sessions are stored: any Keyv instance (memory, SQLite, Redis, Postgres…).
    * @default a SQLite file `<dataDir>/sessions.sqlite`
@@ -124,10 +132,10 @@ export interface AuthSessionManagerOptions extends MonitorOptions {
   readonly warmContexts?: WarmContextsInput;
 }
 
-/** A filter for `list`. */
-export interface ListFilter {
+/** A filter for `list`; `N` is the auth names of the manager. */
+export interface ListFilter<N extends string = string> {
   /** Only sessions of this auth. */
-  readonly auth?: string;
+  readonly auth?: N;
   /** Only sessions in this state (or one of these). */
   readonly state?: SessionState | readonly SessionState[];
   /** Only sessions carrying all of these labels. */
@@ -139,6 +147,11 @@ export interface ListFilter {
 /**
  * Creates, stores, checks, refreshes and expires auth sessions, and runs tasks with them.
  *
+ * Typed from its `auths`: auth names are checked at compile time (`create` and `startCreate` take
+ * credentials-based auths, `record` recorder-based ones) and so are credentials (the input type of the
+ * auth's schema). `AuthSessionManager` without a type argument is any manager: auth names are `string` and
+ * credentials `unknown` (so is a manager given `auths: AuthDefinition[]`), checked at run time only.
+ *
  * @example
  * ```ts
  * const manager = new AuthSessionManager({ auths: [crm], key: process.env.AUTH_SESSIONS_KEY });
@@ -147,7 +160,8 @@ export interface ListFilter {
  * await manager.close();
  * ```
  */
-export class AuthSessionManager {
+// biome-ignore lint/suspicious/noExplicitAny: `AuthSessionManager` without a type argument is the type every typed manager is assignable to.
+export class AuthSessionManager<A extends AuthDefinition = any> {
   readonly #auths = new Map<string, AuthDefinition>();
   readonly #store: SessionStore;
   readonly #keyv: Keyv;
@@ -162,16 +176,17 @@ export class AuthSessionManager {
   readonly #ownsBrowser: boolean;
   #codec: Promise<SessionCodec> | undefined;
   #closing: Promise<void> | undefined;
-  readonly #options: AuthSessionManagerOptions;
+  readonly #options: AuthSessionManagerOptions<A>;
   readonly #monitor: Monitor;
 
-  constructor(options: AuthSessionManagerOptions) {
+  constructor(options: AuthSessionManagerOptions<A>) {
     if (typeof options !== 'object' || options === null) {
       throw new AuthSessionError(
         'INVALID_OPTIONS',
         'new AuthSessionManager(options): options must be an object with "auths"',
       );
     }
+    assertKnownOptions(options, MANAGER_OPTION_NAMES, 'new AuthSessionManager(options)');
     this.#options = options;
     if (!Array.isArray(options.auths) || options.auths.length === 0) {
       throw new AuthSessionError(
@@ -236,8 +251,8 @@ export class AuthSessionManager {
   }
 
   /** Names of the auths this manager serves. */
-  get authNames(): readonly string[] {
-    return [...this.#auths.keys()];
+  get authNames(): readonly AuthNameOf<A>[] {
+    return [...this.#auths.keys()] as AuthNameOf<A>[];
   }
 
   /** The browser provider (the default Chromium one is made on first use). */
@@ -260,9 +275,12 @@ export class AuthSessionManager {
    * session.state; // 'active'
    * ```
    */
-  async create(authName: string, options: CreateSessionOptions): Promise<AuthSessionInfo> {
-    this.#assertOpen();
-    return createSession(this.#lifecycle, this.#credentialsAuth(authName), options);
+  async create<N extends CredentialsAuthNameOf<A>>(
+    authName: N,
+    options: CreateSessionOptions<CredentialsInputOf<A, N>>,
+  ): Promise<AuthSessionInfo> {
+    assertKnownOptions(options, CALL_OPTION_NAMES.create, 'create(auth, options)');
+    return this.#create(authName, options);
   }
 
   /**
@@ -283,6 +301,7 @@ export class AuthSessionManager {
     assertSessionId(id, 'run(id, task): "id"');
     if (typeof task !== 'function')
       throw new AuthSessionError('INVALID_OPTIONS', 'run(id, task): task must be a function');
+    assertKnownOptions(options, CALL_OPTION_NAMES.run, 'run(id, task, options)');
     validateAuthOptions(options, 'run');
     return this.#lifecycle.run(id, task, options);
   }
@@ -298,6 +317,7 @@ export class AuthSessionManager {
    */
   async validate(id: string, options: RunOptions = {}): Promise<AuthSessionInfo> {
     assertSessionId(id, 'validate(id): "id"');
+    assertKnownOptions(options, CALL_OPTION_NAMES.run, 'validate(id, options)');
     await this.run(id, () => undefined, { forceCheck: true, ...options });
     return toInfo(await this.#store.require(id));
   }
@@ -319,8 +339,9 @@ export class AuthSessionManager {
   }
 
   /** Streams the sessions matching a filter, without loading them all at once. */
-  async *sessions(filter: ListFilter = {}): AsyncGenerator<AuthSessionInfo> {
+  async *sessions(filter: ListFilter<AuthNameOf<A>> = {}): AsyncGenerator<AuthSessionInfo> {
     this.#assertOpen();
+    assertKnownOptions(filter, CALL_OPTION_NAMES.list, 'list(filter)');
     const states = filter.state === undefined ? undefined : new Set<string>([filter.state].flat());
     const labels = Object.entries(filter.labels ?? {});
     let count = 0;
@@ -356,7 +377,7 @@ export class AuthSessionManager {
    * const expired = await manager.list({ auth: 'crm', state: 'expired', labels: { customer: 'acme' } });
    * ```
    */
-  async list(filter: ListFilter = {}): Promise<AuthSessionInfo[]> {
+  async list(filter: ListFilter<AuthNameOf<A>> = {}): Promise<AuthSessionInfo[]> {
     const out: AuthSessionInfo[] = [];
     for await (const info of this.sessions(filter)) out.push(info);
     return out;
@@ -373,10 +394,9 @@ export class AuthSessionManager {
    * await manager.update('acme-crm', { labels: { customer: 'acme', tier: 'gold' }, proxy: null });
    * ```
    */
-  async update(id: string, options: UpdateSessionOptions): Promise<AuthSessionInfo> {
-    this.#assertOpen();
-    assertSessionId(id, 'update(id, options): "id"');
-    return updateSession(this.#lifecycle, id, options);
+  async update(id: string, options: UpdateSessionOptions<CredentialsInputOf<A>>): Promise<AuthSessionInfo> {
+    assertKnownOptions(options, CALL_OPTION_NAMES.update, 'update(id, options)');
+    return this.#update(id, options);
   }
 
   /**
@@ -416,8 +436,9 @@ export class AuthSessionManager {
    * const session = await manager.record('portal', { labels: { customer: 'acme' } });
    * ```
    */
-  async record(authName: string, options: RecordOptions = {}): Promise<AuthSessionInfo> {
+  async record(authName: RecorderAuthNameOf<A>, options: RecordOptions = {}): Promise<AuthSessionInfo> {
     this.#assertOpen();
+    assertKnownOptions(options, CALL_OPTION_NAMES.record, 'record(auth, options)');
     return recordSession(this.#lifecycle, authName, options);
   }
 
@@ -446,12 +467,13 @@ export class AuthSessionManager {
    * const session = await manager.importState('portal', await readFile('state.json', 'utf8'));
    * ```
    */
-  async importState(
-    authName: string,
+  async importState<N extends AuthNameOf<A>>(
+    authName: N,
     state: BrowserState | string,
-    options: ImportStateOptions = {},
+    options: ImportStateOptions<CredentialsInputOf<A, N>> = {},
   ): Promise<AuthSessionInfo> {
     this.#assertOpen();
+    assertKnownOptions(options, CALL_OPTION_NAMES.importState, 'importState(auth, state, options)');
     return importSessionState(this.#lifecycle, authName, state, options);
   }
 
@@ -468,8 +490,9 @@ export class AuthSessionManager {
       codec: () => this.#getCodec(),
       auth: (name) => this.#auth(name),
       newId: this.#newId,
-      create: (auth, options) => this.create(auth, options),
-      update: (id, options) => this.update(id, options),
+      // Internal options (the operation id) pass through: no check of option names here.
+      create: (auth, options) => this.#create(auth, options),
+      update: (id, options) => this.#update(id, options),
     });
     return this.#challenges;
   }
@@ -488,8 +511,12 @@ export class AuthSessionManager {
    * const session = await manager.result(op.id);
    * ```
    */
-  async startCreate(authName: string, options: StartCreateOptions): Promise<AuthOperation> {
+  async startCreate<N extends CredentialsAuthNameOf<A>>(
+    authName: N,
+    options: StartCreateOptions<CredentialsInputOf<A, N>>,
+  ): Promise<AuthOperation> {
     this.#assertOpen();
+    assertKnownOptions(options, CALL_OPTION_NAMES.startCreate, 'startCreate(auth, options)');
     return this.#operations().startCreate(authName, options);
   }
 
@@ -502,8 +529,9 @@ export class AuthSessionManager {
    * const op = await manager.startUpdate(id, { credentials: { username: 'ann', password: 'new' } });
    * ```
    */
-  async startUpdate(id: string, options: StartUpdateOptions): Promise<AuthOperation> {
+  async startUpdate(id: string, options: StartUpdateOptions<CredentialsInputOf<A>>): Promise<AuthOperation> {
     this.#assertOpen();
+    assertKnownOptions(options, CALL_OPTION_NAMES.startUpdate, 'startUpdate(id, options)');
     assertSessionId(id, 'startUpdate(id, options): "id"');
     return this.#operations().startUpdate(id, options);
   }
@@ -653,7 +681,7 @@ export class AuthSessionManager {
    * manager.describeAuth('crm').credentialFields?.map((f) => f.name); // ['username', 'password']
    * ```
    */
-  describeAuth(name: string): AuthDescription {
+  describeAuth(name: AuthNameOf<A>): AuthDescription {
     return describeAuth(this.#auth(name));
   }
 
@@ -713,6 +741,17 @@ export class AuthSessionManager {
   }
 
   // ——— internals ———
+
+  #create(authName: string, options: CreateSessionOptions): Promise<AuthSessionInfo> {
+    this.#assertOpen();
+    return createSession(this.#lifecycle, this.#credentialsAuth(authName), options);
+  }
+
+  #update(id: string, options: UpdateSessionOptions): Promise<AuthSessionInfo> {
+    this.#assertOpen();
+    assertSessionId(id, 'update(id, options): "id"');
+    return updateSession(this.#lifecycle, id, options);
+  }
 
   #assertOpen(): void {
     if (this.#close.signal.aborted) throw new AuthSessionError('CLOSED', 'The manager was closed');

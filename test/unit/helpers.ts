@@ -59,13 +59,14 @@ export function harness(
   const site = new FakeSite({ clock, sessionTtlMs: 60 * 60_000 });
   site.addUser('alice', 'pw-alice-1');
   const browser = new FakeBrowserProvider({ sites: [site], maxContexts: 64 });
+  const { auth, ...managerOptions } = options;
   const manager = new AuthSessionManager({
-    auths: [siteAuth(site, options.auth)],
+    auths: [siteAuth(site, auth)],
     store: createMemoryStore(),
     key: TEST_KEY,
     browser,
     clock,
-    ...options,
+    ...managerOptions,
   });
   const events: Harness['events'] = [];
   const names: AuthSessionEventName[] = [
