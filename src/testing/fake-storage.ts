@@ -166,10 +166,24 @@ export function cookieMatches(cookie: StateCookie, url: URL): boolean {
 }
 
 /**
+ * The part of the DOM's `Storage` (`localStorage`, `sessionStorage`) the fake pages provide. Declared here so
+ * the testing kit's types need no DOM lib.
+ */
+export interface FakeWebStorage {
+  readonly length: number;
+  key(index: number): string | null;
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+  clear(): void;
+  [name: string]: unknown;
+}
+
+/**
  * A `Storage` (the type of `localStorage` and `sessionStorage`) over a map: `getItem`/`setItem`/… and, as in
  * browsers, plain property access (`localStorage.token = 'x'`, `Object.keys(localStorage)`).
  */
-export function createStorage(map: Map<string, string>): Storage {
+export function createStorage(map: Map<string, string>): FakeWebStorage {
   const methods = {
     get length() {
       return map.size;
@@ -217,5 +231,5 @@ export function createStorage(map: Map<string, string>): Storage {
       if (typeof prop !== 'string' || !map.has(prop)) return undefined;
       return { value: map.get(prop), enumerable: true, configurable: true, writable: true };
     },
-  }) as Storage;
+  }) as FakeWebStorage;
 }
