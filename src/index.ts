@@ -30,6 +30,7 @@ export {
 export { type Clock, systemClock, type TimerHandle } from './clock.js';
 export {
   type AuthDefinition,
+  type AuthDefinitionBase,
   type AuthOptions,
   type CheckContext,
   type CreateContext,
@@ -99,4 +100,10 @@ export { canTransition, SESSION_STATES, type SessionState, TRANSITIONS } from '.
 export type { SessionPlacementOptions } from './session-options.js';
 export type { StoreAdapter, StoreEntry } from './store/contract.js';
 export { createMemoryStore, createSqliteStore, type SqliteStoreOptions } from './store/default-store.js';
+export type {
+  AuthNameOf,
+  CredentialsAuthNameOf,
+  CredentialsInputOf,
+  RecorderAuthNameOf,
+} from './typed.js';
 export type { KeyFileInput, KeyInput, KeyringInput, PassphraseKeyInput } from './vault/key-source.js';

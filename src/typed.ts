@@ -7,9 +7,6 @@ import type { AuthDefinition } from './define.js';
 // and `unknown` credentials, as every check is made at run time anyway. So does `AuthSessionManager` without a
 // type argument (`A` = `any`): the type every manager is assignable to, e.g. what a config file exports.
 
-/** True for `any` (the untyped manager). */
-type IsAny<T> = 0 extends 1 & T ? true : false;
-
 /**
  * The names of the auths in `A`.
  *
@@ -18,7 +15,7 @@ type IsAny<T> = 0 extends 1 & T ? true : false;
  * type Names = AuthNameOf<typeof crm | typeof portal>; // 'crm' | 'portal'
  * ```
  */
-export type AuthNameOf<A extends AuthDefinition> = IsAny<A> extends true ? string : A['name'];
+export type AuthNameOf<A extends AuthDefinition> = 0 extends 1 & A ? string : A['name'];
 
 /**
  * The names of the credentials-based auths in `A` (what `create` and `startCreate` accept).
@@ -28,8 +25,9 @@ export type AuthNameOf<A extends AuthDefinition> = IsAny<A> extends true ? strin
  * type Names = CredentialsAuthNameOf<typeof crm | typeof portal>; // 'crm'
  * ```
  */
-export type CredentialsAuthNameOf<A extends AuthDefinition> =
-  IsAny<A> extends true ? string : Extract<A, { readonly type: 'credentials' }>['name'];
+export type CredentialsAuthNameOf<A extends AuthDefinition> = 0 extends 1 & A
+  ? string
+  : Extract<A, { readonly type: 'credentials' }>['name'];
 
 /**
  * The names of the recorder-based auths in `A` (what `record` accepts).
@@ -39,8 +37,9 @@ export type CredentialsAuthNameOf<A extends AuthDefinition> =
  * type Names = RecorderAuthNameOf<typeof crm | typeof portal>; // 'portal'
  * ```
  */
-export type RecorderAuthNameOf<A extends AuthDefinition> =
-  IsAny<A> extends true ? string : Extract<A, { readonly type: 'recorder' }>['name'];
+export type RecorderAuthNameOf<A extends AuthDefinition> = 0 extends 1 & A
+  ? string
+  : Extract<A, { readonly type: 'recorder' }>['name'];
 
 /**
  * What callers pass as `credentials` for the auth(s) named `N` among `A`: the input type of its schema
@@ -51,18 +50,18 @@ export type RecorderAuthNameOf<A extends AuthDefinition> =
  * type Input = CredentialsInputOf<typeof crm | typeof portal, 'crm'>; // { username: string; password: string }
  * ```
  */
-export type CredentialsInputOf<A extends AuthDefinition, N extends string = AuthNameOf<A>> =
-  IsAny<A> extends true ? unknown : CredentialsInputOfAuth<A, N>;
-
-type CredentialsInputOfAuth<A extends AuthDefinition, N extends string> = A extends {
-  readonly type: 'credentials';
-  readonly name: infer Name extends string;
-  readonly credentials: infer S extends StandardSchemaV1;
-}
-  ? // `N` a name of this auth (or any name, when this auth's name is just `string`), or a union including it.
-    [N] extends [Name]
-    ? StandardSchemaV1.InferInput<S>
-    : Name extends N
+export type CredentialsInputOf<A extends AuthDefinition, N extends string = AuthNameOf<A>> = 0 extends 1 & A
+  ? unknown
+  : // Distributes over the auths of `A`: `N` a name of this auth (or any name, when this auth's name is just
+    // `string`), or a union including it.
+    A extends {
+        readonly type: 'credentials';
+        readonly name: infer Name extends string;
+        readonly credentials: infer S extends StandardSchemaV1;
+      }
+    ? [N] extends [Name]
       ? StandardSchemaV1.InferInput<S>
-      : never
-  : never;
+      : Name extends N
+        ? StandardSchemaV1.InferInput<S>
+        : never
+    : never;
