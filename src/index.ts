@@ -64,6 +64,7 @@ export {
   type AuthSessionManagerOptions,
   type CreateSessionOptions,
   type ListFilter,
+  type RotateKeyResult,
   type UpdateSessionOptions,
 } from './manager.js';
 export type { AuthDescription, CredentialField } from './monitor/describe-auth.js';
