@@ -1,6 +1,8 @@
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import KeyvSqlite from '@keyv/sqlite';
+import type KeyvSqliteClass from '@keyv/sqlite';
 import Keyv from 'keyv';
+import { AuthSessionError } from '../errors.js';
 import { defaultNotice, ensurePrivateDir, ensurePrivateFile } from '../file-modes.js';
 
 /** The folder of the embedded defaults (SQLite file and key file). */
@@ -40,6 +42,7 @@ export function createSqliteStore(file: string, options: SqliteStoreOptions = {}
   const notice = options.onNotice ?? defaultNotice;
   ensurePrivateDir(dirname(path), notice);
   ensurePrivateFile(path, notice);
+  const KeyvSqlite = loadKeyvSqlite();
   const adapter = new KeyvSqlite({
     uri: `sqlite://${path}`,
     iterationLimit: options.iterationLimit ?? 500,
@@ -67,4 +70,25 @@ export function createDefaultStore(
   onNotice?: (message: string) => void,
 ): Keyv {
   return createSqliteStore(join(dataDir, 'sessions.sqlite'), onNotice ? { onNotice } : {});
+}
+
+/**
+ * `@keyv/sqlite`, loaded when a SQLite store is first made rather than when the package is imported: its
+ * `sqlite3` native module only loads when its install script ran, which npm 11 does only when the project
+ * allows it, and users of other stores must not need it.
+ */
+function loadKeyvSqlite(): typeof KeyvSqliteClass {
+  try {
+    return (createRequire(import.meta.url)('@keyv/sqlite') as { KeyvSqlite: typeof KeyvSqliteClass })
+      .KeyvSqlite;
+  } catch (err) {
+    throw new AuthSessionError(
+      'STORAGE_UNAVAILABLE',
+      'The embedded SQLite store cannot load the "sqlite3" native module. npm 11 runs dependency install ' +
+        'scripts only when allowed: add "allowScripts": { "sqlite3": true } to your package.json and reinstall ' +
+        '(or rebuild with "npm rebuild sqlite3"), or pass another store (createMemoryStore(), createRedisStore(url), ' +
+        'createPostgresStore(url))',
+      { cause: err },
+    );
+  }
 }
