@@ -338,7 +338,17 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
     return record ? toInfo(record) : undefined;
   }
 
-  /** Streams the sessions matching a filter, without loading them all at once. */
+  /**
+   * Streams the sessions matching a filter, without loading them all at once. A label, state or auth filter
+   * reads only the matching records on the SQLite, Redis and PostgreSQL stores (they keep an index).
+   *
+   * @example
+   * ```ts
+   * for await (const session of manager.sessions({ state: 'expired', labels: { customer: 'acme' } })) {
+   *   console.log(session.id);
+   * }
+   * ```
+   */
   async *sessions(filter: ListFilter<AuthNameOf<A>> = {}): AsyncGenerator<AuthSessionInfo> {
     this.#assertOpen();
     assertKnownOptions(filter, CALL_OPTION_NAMES.list, 'list(filter)');
@@ -415,7 +425,14 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
 
   /**
    * Re-seals every stored secret with the current key (the first of a keyring), so older keys can be
-   * retired. Records that cannot be opened are left untouched and counted.
+   * retired. Each record is re-sealed as one change of its latest version: runs and refreshes writing at the
+   * same time make it read again, never fail. Records that cannot be opened are left untouched and counted.
+   *
+   * @example
+   * ```ts
+   * const manager = new AuthSessionManager({ auths, key: { current: newKey, previous: [oldKey] } });
+   * const { resealed, failed } = await manager.rotateKey(); // afterwards `key: newKey` alone opens everything
+   * ```
    */
   async rotateKey(): Promise<RotateKeyResult> {
     this.#assertOpen();
@@ -685,19 +702,42 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
     return describeAuth(this.#auth(name));
   }
 
-  /** Listens to an event. */
+  /**
+   * Listens to an event.
+   *
+   * @example
+   * ```ts
+   * manager.on('expired', (e) => console.warn(`session ${e.session.id} expired: ${e.reason.code}`));
+   * ```
+   */
   on<E extends AuthSessionEventName>(event: E, listener: AuthSessionListener<E>): this {
     this.#events.on(event, listener);
     return this;
   }
 
-  /** Stops listening. */
+  /**
+   * Stops listening.
+   *
+   * @example
+   * ```ts
+   * const onExpired = (e: { session: { id: string } }) => console.warn(e.session.id);
+   * manager.on('expired', onExpired);
+   * manager.off('expired', onExpired);
+   * ```
+   */
   off<E extends AuthSessionEventName>(event: E, listener: AuthSessionListener<E>): this {
     this.#events.off(event, listener);
     return this;
   }
 
-  /** Listens to one occurrence of an event. */
+  /**
+   * Listens to one occurrence of an event.
+   *
+   * @example
+   * ```ts
+   * manager.once('refreshed', (e) => console.log(`refreshed in ${e.durationMs} ms`));
+   * ```
+   */
   once<E extends AuthSessionEventName>(event: E, listener: AuthSessionListener<E>): this {
     this.#events.once(event, listener);
     return this;
@@ -706,6 +746,13 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
   /**
    * Aborts work in flight, closes what the manager created (the default browser and store) and stops
    * listening. A browser, store or lock passed in stays open: it belongs to the caller. Idempotent.
+   *
+   * @example
+   * ```ts
+   * await using manager = new AuthSessionManager({ auths }); // closed when the scope ends
+   * // or, by hand:
+   * await manager.close();
+   * ```
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
