@@ -173,7 +173,7 @@ describe('challenges in real Chromium', () => {
       `import { AuthSessionManager, createSqliteStore, defineAuth } from ${JSON.stringify(join(ROOT, 'src/index.ts'))};
 const [file, opId, url] = process.argv.slice(2);
 // This process never logs in: the auth only has to exist under the same name.
-const schema = { safeParse: (v) => ({ success: true, data: v }) };
+const schema = { '~standard': { version: 1, vendor: 'test', validate: (value) => ({ value }) } };
 const auth = defineAuth({ name: 'demo-2fa', type: 'credentials', credentials: schema, create() { throw new Error('no'); }, check: () => false });
 const manager = new AuthSessionManager({ auths: [auth], store: createSqliteStore(file) });
 try {

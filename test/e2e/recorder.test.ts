@@ -258,7 +258,7 @@ describe('recorder on the demo site (real Chromium)', () => {
       manager.record('idb', {
         id: 'too-slow',
         headless: true,
-        timeoutMs: 2_000,
+        timeoutMs: 6_000,
         onPage: person('not-the-password'),
       }),
       'RECORDER_TIMEOUT',
