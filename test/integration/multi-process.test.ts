@@ -177,7 +177,7 @@ describe.skipIf(!redisUp)('many processes, one session, one login per lapse', ()
     expect(record).toMatchObject({ state: 'active', generation: 1 + ROUNDS });
     await Promise.all(pool.map((w) => w.stop()));
     await ctx.close();
-  }, 180_000);
+  }, 400_000);
 
   it('a process killed with SIGKILL mid-refresh: the others proceed after the lease, the record is intact, one login', async () => {
     const LEASE = 2_000;
