@@ -1,5 +1,5 @@
 /**
- * `npm run bench` — the benchmarks of DESIGN.md "Performance targets", in one process, as ratios taken pair
+ * `npm run bench` — the benchmarks of docs/performance.md (targets in bench/BENCHMARKS.md), in one process, as ratios taken pair
  * by pair. Quick mode (default) finishes in under two minutes; `npm run bench -- --full` takes more samples
  * and seeds 100,000 sessions. `--only 1,3` runs some of them (and then leaves BENCHMARKS.md alone unless
  * `--write` is given). Prints a table and writes bench/BENCHMARKS.md.

@@ -154,7 +154,7 @@ export interface OperationsDeps {
 }
 
 /**
- * The start → resume → result operations of the manager (DESIGN.md "Challenges"). A login runs in the
+ * The start → resume → result operations of the manager (docs/challenges.md). A login runs in the
  * background of the process that started it; its status, its pending request, the answer and a cancel
  * travel through the store, so any process sharing the store (and the key) can follow, answer or stop it.
  *

@@ -161,7 +161,7 @@ export class Lifecycle {
     return this.#refresher.recover(record, auth, opts, signal);
   }
 
-  /** Runs a task with a logged-in session (DESIGN.md "Lifecycle"). */
+  /** Runs a task with a logged-in session (docs/architecture.md; the steps are in the README). */
   async run<T>(id: string, task: RunTask<T>, options: RunOptions = {}): Promise<T> {
     const signal = anySignal(options.signal, this.#d.closed);
     let record = await this.#d.store.require(id);

@@ -52,7 +52,7 @@ describe('state machine', () => {
         }
       }
     }
-    // The table is what DESIGN.md describes, no more: a new edge must be a deliberate change here.
+    // The table is what docs/architecture.md describes, no more: a new edge must be a deliberate change here.
     expect(allowed).toBe(11);
     expect(canTransition('expired', 'expired')).toBe(false);
     expect(canTransition('failed', 'expired')).toBe(false);
