@@ -32,7 +32,11 @@ export function recordFunction(schema: string, table: string): string {
  * index of the rows it cannot read (listed with every filter, so none is missed). Creating them over a
  * large existing table reads every row once and blocks writes meanwhile.
  */
-export async function ensureRecordIndexes(pool: PgPool, schema: string, table: string): Promise<void> {
+export async function ensureRecordIndexes(
+  pool: Pick<PgPool, 'query'>,
+  schema: string,
+  table: string,
+): Promise<void> {
   const qualified = `"${schema}"."${table}"`;
   const record = recordFunction(schema, table);
   const { rows } = await pool.query(

@@ -116,28 +116,35 @@ export function createPostgresStore(url: string, options: PostgresStoreOptions =
   let tableReady: Promise<void> | undefined;
   const ensureTable = (): Promise<void> => {
     tableReady ??= (async () => {
-      const create = async () => {
-        if (schema !== 'public') await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-        await pool.query(
-          `CREATE TABLE IF NOT EXISTS ${qualified} (key VARCHAR(255) PRIMARY KEY, value TEXT)`,
-        );
-        // Listing reads key ranges in byte order, whatever the database's collation.
-        await pool.query(`CREATE INDEX IF NOT EXISTS "${table}_key_bytes" ON ${qualified} (key COLLATE "C")`);
-        await ensureRecordIndexes(pool, schema, table);
-      };
+      const client = await pool.connect();
       try {
+        // One creator at a time across processes: two concurrent CREATE … IF NOT EXISTS of one table still
+        // collide (on its row type); a transaction-scoped advisory lock, bounded by lock_timeout, orders them.
+        await client.query('BEGIN');
         try {
-          await create();
+          await client.query(`SET LOCAL lock_timeout = '30s'`);
+          await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+            `auth-sessions:create:${qualified}`,
+          ]);
+          if (schema !== 'public') await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+          await client.query(
+            `CREATE TABLE IF NOT EXISTS ${qualified} (key VARCHAR(255) PRIMARY KEY, value TEXT)`,
+          );
+          // Listing reads key ranges in byte order, whatever the database's collation.
+          await client.query(
+            `CREATE INDEX IF NOT EXISTS "${table}_key_bytes" ON ${qualified} (key COLLATE "C")`,
+          );
+          await ensureRecordIndexes(client, schema, table);
+          await client.query('COMMIT');
         } catch (err) {
-          // Several processes creating it at once: one wins, the others see a duplicate (of the table, its row
-          // type, an index or the function); once more, IF NOT EXISTS then finds what the winner made.
-          const code = (err as { code?: unknown }).code;
-          if (!['23505', '42P07', '42P06', '42710', '42723'].includes(String(code))) throw err;
-          await create();
+          await client.query('ROLLBACK').catch(() => {});
+          throw err;
         }
       } catch (err) {
         tableReady = undefined;
         throw err;
+      } finally {
+        client.release();
       }
     })();
     return tableReady;

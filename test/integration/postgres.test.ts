@@ -94,6 +94,19 @@ describe.skipIf(!postgresUp)('PostgreSQL storage and lock', () => {
     await w.manager.close();
   });
 
+  it('lets several stores create one fresh schema and table at the same moment (no duplicate-type failure)', async () => {
+    for (let round = 0; round < 5; round++) {
+      const fresh = `${schema}_fresh${round}`;
+      cleanup.push(() => admin.query(`DROP SCHEMA IF EXISTS "${fresh}" CASCADE`));
+      const stores = Array.from({ length: 6 }, () =>
+        closeLater(createPostgresStore(POSTGRES_URL, { schema: fresh, table: 'sessions' })),
+      );
+      await Promise.all(stores.map((k, i) => k.set(`k${i}`, `v${i}`)));
+      const values = await Promise.all(stores.map((k, i) => k.get(`k${(i + 1) % stores.length}`)));
+      expect(values).toEqual(['v1', 'v2', 'v3', 'v4', 'v5', 'v0']);
+    }
+  });
+
   it('writes fenced records atomically: of 20 concurrent writers expecting one generation, exactly one wins', async () => {
     const table = `t${++tables}`;
     const w = gatedWorker(site(), store({ table }), lock());
