@@ -105,8 +105,9 @@ export function leaseLockKey(id: string): string {
 
 /**
  * `manager.lease`: the least recently leased active session matching the filter that nobody holds, taken
- * through the manager's lock (`lease:<id>`, held for `ttlMs` and renewed while held) and shown on the record
- * (`leaseTaken`). Polls (and wakes on releases in this process) until `waitMs`, then `LEASE_TIMEOUT`;
+ * through the manager's lock (`lease:<id>`, held for `ttlMs` and renewed while held) and then on the record
+ * (`leaseTaken`, a compare-and-set that refuses while another live lease is shown: processes sharing the
+ * store but not the lock stay exclusive too). Polls (and wakes on releases in this process) until `waitMs`, then `LEASE_TIMEOUT`;
  * `SESSION_NOT_FOUND` at once when no session at all matches the filter.
  */
 export async function leaseSession(
@@ -173,10 +174,12 @@ export async function leaseSession(
       }
       try {
         const leaseId = d.newId();
-        const until = new Date(clock.now() + ttlMs).toISOString();
-        const { record: taken, written } = await lifecycle.commit(record.id, leaseTaken(leaseId, until));
+        const at = clock.now();
+        const until = new Date(at + ttlMs).toISOString();
+        const { record: taken, written } = await lifecycle.commit(record.id, leaseTaken(leaseId, until, at));
         if (!written || !taken) {
-          // Expired, deleted or logging in again since the look: not handed out.
+          // Expired, deleted, logging in again or leased by a process that does not share our lock since
+          // the look: not handed out.
           await handle.release();
           continue;
         }

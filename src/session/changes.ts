@@ -320,12 +320,17 @@ export function imported(options: {
 
 /**
  * `manager.lease` took the session's lease lock: the record shows the lease `leaseId` until `until`. Only
- * on an active session (one that expired or is logging in again meanwhile is not handed out); a stale
- * lease of a holder that died is replaced (the lock, not the record, decides who holds the session).
+ * on an active session (one that expired or is logging in again meanwhile is not handed out), and only
+ * while no other lease is shown live at `now`: the compare-and-set then keeps leases exclusive even among
+ * processes that share the store but not the lock (several processes on one SQLite file, each with its
+ * in-process lock). A lapsed lease of a holder that died is replaced.
  */
-export function leaseTaken(leaseId: string, until: string): Change {
+export function leaseTaken(leaseId: string, until: string, now: number): Change {
   return (latest) => {
     if (latest?.state !== 'active') return undefined;
+    if (latest.lease !== undefined && latest.lease.id !== leaseId && Date.parse(latest.lease.until) > now) {
+      return undefined;
+    }
     return { ...latest, lease: { id: leaseId, until } };
   };
 }

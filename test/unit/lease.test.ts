@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Clock, TimerHandle } from '../../src/clock.js';
-import { AuthSessionManager, createMemoryStore } from '../../src/index.js';
+import { type AuthSessionLease, AuthSessionManager, createMemoryStore, LocalLock } from '../../src/index.js';
 import { LeasedHandle, pollForLock, type RenewalOutcome } from '../../src/lock/leased-handle.js';
 import type { AuthSessionLock, LockAcquireOptions, LockHandle } from '../../src/lock/lock.js';
 import type { FakeClock } from '../../src/testing/index.js';
@@ -278,6 +278,26 @@ describe('manager.lease', () => {
     expect((await pb.get('shared'))!.leasedUntil).toBe(taken.session.leasedUntil);
     await taken.release();
     await (await pa.lease({}, { waitMs: 0 })).release();
+  });
+
+  it('processes sharing the store but each with its own in-process lock still never share a session', async () => {
+    await pool(1);
+    const store = createMemoryStore();
+    const a = another(store, new LocalLock({ clock: h.clock }), h.clock);
+    const b = another(store, new LocalLock({ clock: h.clock }), h.clock);
+    await a.importState('site', await h.manager.exportState('s1'), {
+      id: 'shared',
+      credentials: { username: 'user1', password: 'pw-1' },
+    });
+    const [first, second] = await Promise.allSettled([
+      a.lease({}, { waitMs: 0, ttlMs: 10_000 }),
+      b.lease({}, { waitMs: 0, ttlMs: 10_000 }),
+    ]);
+    const won = [first, second].filter((r) => r.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    await expectCode(b.lease({}, { waitMs: 0 }), 'LEASE_TIMEOUT');
+    await (won[0] as PromiseFulfilledResult<AuthSessionLease>).value.release();
+    await (await b.lease({}, { waitMs: 0 })).release();
   });
 
   it('closing the manager releases its leases', async () => {
