@@ -58,8 +58,9 @@ describe('entry points load with their own optional peers only', () => {
         reached.every((name) => allowed.includes(name)),
         reached.join(', '),
       ).toBe(true);
-      // The walk itself works: every entry reaches the library's own dependencies.
-      expect(packagesReached(entry).size).toBeGreaterThan(0);
+      // The walk itself works: every entry reaches the library's own dependencies (the Playwright fixtures
+      // import nothing at run time but the library's own files).
+      if (entry !== 'playwright/index.ts') expect(packagesReached(entry).size).toBeGreaterThan(0);
     });
   }
 });
