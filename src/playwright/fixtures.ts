@@ -76,9 +76,10 @@ type StorageStateOption = PlaywrightTestOptions['storageState'];
  * ```ts
  * import { test as base, expect } from '@playwright/test';
  * import { AuthSessionManager } from 'auth-sessions';
- * import { authSessionFixtures } from 'auth-sessions/playwright';
+ * import { type AuthSessionTestFixtures, type AuthSessionWorkerFixtures, authSessionFixtures } from 'auth-sessions/playwright';
  *
- * export const test = base.extend(
+ * // The type arguments name the fixtures for TypeScript (it cannot infer them through Playwright's types).
+ * export const test = base.extend<AuthSessionTestFixtures, AuthSessionWorkerFixtures>(
  *   authSessionFixtures({ manager: () => new AuthSessionManager({ auths: [crm] }), auth: 'crm' }),
  * );
  *

@@ -6,10 +6,12 @@
  * @example
  * ```ts
  * import { test as base } from '@playwright/test';
- * import { authSessionFixtures } from 'auth-sessions/playwright';
+ * import { type AuthSessionTestFixtures, type AuthSessionWorkerFixtures, authSessionFixtures } from 'auth-sessions/playwright';
  * import { manager } from './auth-sessions.config.js';
  *
- * export const test = base.extend(authSessionFixtures({ manager, auth: 'crm' }));
+ * export const test = base.extend<AuthSessionTestFixtures, AuthSessionWorkerFixtures>(
+ *   authSessionFixtures({ manager, auth: 'crm' }),
+ * );
  * ```
  *
  * @module
