@@ -81,6 +81,7 @@ export type { AuthSessionLogger, LogLevel } from './monitor/logger.js';
 export type { MonitorOptions } from './monitor/monitor.js';
 export type { AuthSessionStats, OperationStats, SessionCounts, StatsOptions } from './monitor/stats.js';
 export { TELEMETRY_ATTRIBUTES, TELEMETRY_SPANS, type TelemetryOptions } from './monitor/telemetry.js';
+export type { AuthSessionLease, LeaseFilter, LeaseOptions } from './operations/lease.js';
 export type { ProxyInput } from './proxy.js';
 export { parseProxy, stickyToken } from './proxy.js';
 export type {

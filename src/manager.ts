@@ -30,6 +30,12 @@ import { Monitor, type MonitorOptions } from './monitor/monitor.js';
 import type { AuthSessionStats, StatsOptions } from './monitor/stats.js';
 import { type CreateSessionOptions, createSession } from './operations/create.js';
 import { deleteSession } from './operations/delete.js';
+import {
+  type AuthSessionLease,
+  type LeaseFilter,
+  type LeaseOptions,
+  leaseSession,
+} from './operations/lease.js';
 import { type RotateKeyResult, rotateKey } from './operations/rotate-key.js';
 import { type UpdateSessionOptions, updateSession } from './operations/update.js';
 import { assertKnownOptions, CALL_OPTION_NAMES, MANAGER_OPTION_NAMES } from './option-names.js';
@@ -437,6 +443,30 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
   async rotateKey(): Promise<RotateKeyResult> {
     this.#assertOpen();
     return rotateKey(this.#lifecycle);
+  }
+
+  // @lease-methods (lease: issue "Leases over account pools")
+
+  /**
+   * Leases one active session matching the filter that no other holder has (in any process sharing the
+   * store and the lock: use `RedisLock` or `PostgresAdvisoryLock` across processes), least recently used
+   * first. The lease is renewed while held; a holder that dies frees it after `ttlMs`. When all are taken
+   * it waits up to `waitMs`, then throws `LEASE_TIMEOUT`. "One account per worker".
+   *
+   * @example
+   * ```ts
+   * await using lease = await manager.lease({ auth: 'crm', labels: { pool: 'scrapers' } }, { waitMs: 30_000 });
+   * const title = await lease.run(async ({ page }) => page.title());
+   * ```
+   */
+  async lease(
+    filter: LeaseFilter<AuthNameOf<A>> = {},
+    options: LeaseOptions = {},
+  ): Promise<AuthSessionLease> {
+    this.#assertOpen();
+    assertKnownOptions(filter, CALL_OPTION_NAMES.leaseFilter, 'lease(filter)');
+    assertKnownOptions(options, CALL_OPTION_NAMES.lease, 'lease(filter, options)');
+    return leaseSession(this.#lifecycle, filter, options, { run: (id, task, o) => this.run(id, task, o) });
   }
 
   // @recorder-methods (record, exportState, importState: issue "Recorder-based auth sessions")

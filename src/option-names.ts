@@ -5,6 +5,7 @@ import { quoteShort } from './input-limits.js';
 import type { RunOptions } from './lifecycle/engine.js';
 import type { AuthSessionManagerOptions, ListFilter } from './manager.js';
 import type { CreateSessionOptions } from './operations/create.js';
+import type { LeaseFilter, LeaseOptions } from './operations/lease.js';
 import type { UpdateSessionOptions } from './operations/update.js';
 import type { RecordOptions } from './recorder/record.js';
 import type { ImportStateOptions } from './recorder/state-transfer.js';
@@ -135,6 +136,8 @@ export const CALL_OPTION_NAMES = {
     pollInterval: true,
   }),
   list: names<ListFilter>({ auth: true, state: true, labels: true, limit: true }),
+  leaseFilter: names<LeaseFilter>({ auth: true, labels: true }),
+  lease: names<LeaseOptions>({ ttlMs: true, waitMs: true, signal: true }),
 } as const;
 
 /**

@@ -19,6 +19,7 @@ import { assertTransition } from './states.js';
 // | expired                 | state → expired, expiredAt, failure                                         |
 // | afterRun                | lastCheckedAt, sealed state                                                 |
 // | resealed (rotateKey)    | the boxes of sealed fields (same plaintext, current key)                    |
+// | leaseTaken / leaseRenewed / leaseEnded (lease) | lease, leaseEndedAt                                  |
 //
 // A change returns `undefined` to write nothing: the record it was meant for is gone or was superseded
 // (another login started, another worker renewed the session), and the caller decides from the latest
@@ -313,6 +314,41 @@ export function imported(options: {
     if (options.checkedAt === undefined) delete next.lastCheckedAt;
     else next.lastCheckedAt = options.checkedAt;
     for (const key of ['loginId', 'input', 'operationId', 'failure', 'expiredAt'] as const) delete next[key];
+    return next;
+  };
+}
+
+/**
+ * `manager.lease` took the session's lease lock: the record shows the lease `leaseId` until `until`. Only
+ * on an active session (one that expired or is logging in again meanwhile is not handed out), and only
+ * while no other lease is shown live at `now`: the compare-and-set then keeps leases exclusive even among
+ * processes that share the store but not the lock (several processes on one SQLite file, each with its
+ * in-process lock). A lapsed lease of a holder that died is replaced.
+ */
+export function leaseTaken(leaseId: string, until: string, now: number): Change {
+  return (latest) => {
+    if (latest?.state !== 'active') return undefined;
+    if (latest.lease !== undefined && latest.lease.id !== leaseId && Date.parse(latest.lease.until) > now) {
+      return undefined;
+    }
+    return { ...latest, lease: { id: leaseId, until } };
+  };
+}
+
+/** The holder of lease `leaseId` renewed it until `until`; nothing when another lease replaced it. */
+export function leaseRenewed(leaseId: string, until: string): Change {
+  return (latest) => {
+    if (!latest || latest.lease?.id !== leaseId) return undefined;
+    return { ...latest, lease: { id: leaseId, until } };
+  };
+}
+
+/** Lease `leaseId` was released at `at`; nothing when another lease replaced it. */
+export function leaseEnded(leaseId: string, at: string): Change {
+  return (latest) => {
+    if (!latest || latest.lease?.id !== leaseId) return undefined;
+    const next: SessionRecord = { ...latest, leaseEndedAt: at };
+    delete next.lease;
     return next;
   };
 }

@@ -29,6 +29,11 @@ export interface AuthSessionInfo {
     readonly message: string;
     readonly choices?: readonly string[];
   };
+  /**
+   * Until when the session is leased (`manager.lease`), renewed while its holder lives. Absent when no
+   * lease is held; a time in the past is the lease of a holder that died without releasing it (it is free).
+   */
+  readonly leasedUntil?: string;
   /** Storage revision, bumped on every write. */
   readonly revision: number;
 }
@@ -48,6 +53,7 @@ export function toInfo(record: SessionRecord): AuthSessionInfo {
     ...(record.proxy === undefined ? {} : { proxy: { server: record.proxy.server } }),
     ...(record.failure === undefined ? {} : { failure: { ...record.failure } }),
     ...(record.input === undefined ? {} : { input: { ...record.input } }),
+    ...(record.lease === undefined ? {} : { leasedUntil: record.lease.until }),
     revision: record.revision,
   };
 }

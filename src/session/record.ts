@@ -63,6 +63,13 @@ export const sessionRecordSchema = z
     mac: z.object({ kid: z.string(), tag: z.string() }).strict().optional(),
     /** The login under way while `pending` (create, update, record, import): only it may finish or undo. */
     loginId: z.string().optional(),
+    /**
+     * The lease held on the session (`manager.lease`): its id and until when it lasts unless renewed. The
+     * manager's lock decides who holds a lease; this shows it and fences the holder's renewals.
+     */
+    lease: z.object({ id: z.string(), until: iso }).strict().optional(),
+    /** When the last lease was released: the least recently used session is leased first. */
+    leaseEndedAt: iso.optional(),
     sealed: z
       .object({
         credentials: envelopeSchema.optional(),

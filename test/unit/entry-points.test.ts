@@ -48,6 +48,8 @@ describe('entry points load with their own optional peers only', () => {
     ['postgres/index.ts', ['@keyv/postgres']],
     ['redis/index.ts', ['@keyv/redis', 'redis']],
     ['bullmq/index.ts', ['@keyv/redis', 'bullmq', 'redis']],
+    // Only types come from @playwright/test: the fixtures load without it.
+    ['playwright/index.ts', []],
   ];
   for (const [entry, allowed] of cases) {
     it(`src/${entry} reaches ${allowed.length ? allowed.join(', ') : 'no optional peer'}`, () => {
@@ -56,8 +58,9 @@ describe('entry points load with their own optional peers only', () => {
         reached.every((name) => allowed.includes(name)),
         reached.join(', '),
       ).toBe(true);
-      // The walk itself works: every entry reaches the library's own dependencies.
-      expect(packagesReached(entry).size).toBeGreaterThan(0);
+      // The walk itself works: every entry reaches the library's own dependencies (the Playwright fixtures
+      // import nothing at run time but the library's own files).
+      if (entry !== 'playwright/index.ts') expect(packagesReached(entry).size).toBeGreaterThan(0);
     });
   }
 });
