@@ -39,6 +39,7 @@ const EVERY_EVENT: Record<AuthSessionEventName, true> = {
   expired: true,
   updated: true,
   deleted: true,
+  expiring: true,
   transition: true,
   'run:start': true,
   'run:end': true,
