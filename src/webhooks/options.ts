@@ -90,21 +90,21 @@ export function resolveWebhooks(input: unknown): ResolvedEndpoint[] {
   }
   const out: ResolvedEndpoint[] = [];
   input.forEach((item: unknown, index) => {
-    const where = `"webhooks[${index}]"`;
+    const at = `webhooks[${index}]`;
     if (typeof item !== 'object' || item === null || Array.isArray(item)) {
-      throw invalid(`${where} must be an object { url, secret, events? }`);
+      throw invalid(`"${at}" must be an object { url, secret, events? }`);
     }
-    assertKnownOptions(item, WEBHOOK_OPTION_NAMES, `${where}`);
+    assertKnownOptions(item, WEBHOOK_OPTION_NAMES, `"${at}"`);
     const endpoint = item as Partial<WebhookEndpoint>;
-    const url = checkUrl(endpoint.url, `${where}.url`);
-    checkSecret(endpoint.secret, `${where}.secret`);
-    const events = checkEvents(endpoint.events, `${where}.events`);
-    const timeoutMs = durationOption(endpoint.timeoutMs, `${where}.timeoutMs`) ?? DEFAULT_WEBHOOK_TIMEOUT_MS;
+    const url = checkUrl(endpoint.url, `"${at}.url"`);
+    checkSecret(endpoint.secret, `"${at}.secret"`);
+    const events = checkEvents(endpoint.events, `"${at}.events"`);
+    const timeoutMs = durationOption(endpoint.timeoutMs, `"${at}.timeoutMs"`) ?? DEFAULT_WEBHOOK_TIMEOUT_MS;
     const retryWindowMs =
-      durationOption(endpoint.retryWindowMs, `${where}.retryWindowMs`) ?? DEFAULT_WEBHOOK_RETRY_WINDOW_MS;
+      durationOption(endpoint.retryWindowMs, `"${at}.retryWindowMs"`) ?? DEFAULT_WEBHOOK_RETRY_WINDOW_MS;
     const id = endpointId(url);
     if (out.some((e) => e.id === id)) {
-      throw invalid(`${where}.url is listed twice in "webhooks"; give each endpoint once`);
+      throw invalid(`"${at}.url" is listed twice in "webhooks"; give each endpoint once`);
     }
     out.push({
       id,

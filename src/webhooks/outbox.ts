@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { Clock } from '../clock.js';
 import { AuthSessionError } from '../errors.js';
 import type { MacKeyring } from '../session/authenticity.js';
 import type { StoreAdapter } from '../store/contract.js';
@@ -47,8 +46,7 @@ export interface StoredEntry {
 /** What {@link Outbox} needs. */
 export interface OutboxDeps {
   readonly store: StoreAdapter;
-  readonly clock: Clock;
-  /** Milliseconds one store call may take before it counts as failed. */
+  /** Milliseconds (real time) one store call may take before it counts as failed. */
   readonly timeoutMs: number;
   /** The manager's keyring: entries are tagged on write and checked on read. */
   readonly keyring: () => Promise<MacKeyring>;
@@ -135,12 +133,15 @@ export class Outbox {
     await this.#call('delete', () => this.#d.store.delete(key));
   }
 
-  /** One store call, bounded: a failure or a time-out is `STORAGE_UNAVAILABLE`. */
+  /**
+   * One store call, bounded in real time (it waits for real I/O, whatever clock schedules the deliveries):
+   * a failure or a time-out is `STORAGE_UNAVAILABLE`.
+   */
   async #call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    const { clock, timeoutMs } = this.#d;
-    let timer: ReturnType<Clock['setTimeout']> | undefined;
+    const { timeoutMs } = this.#d;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = clock.setTimeout(
+      timer = setTimeout(
         () =>
           reject(
             new AuthSessionError(
@@ -159,7 +160,7 @@ export class Outbox {
         cause: err,
       });
     } finally {
-      if (timer !== undefined) clock.clearTimeout(timer);
+      clearTimeout(timer);
     }
   }
 }

@@ -12,14 +12,15 @@ export interface SignedPost {
   readonly id: string;
   readonly body: string;
   readonly timeoutMs: number;
+  /** Stamps `webhook-timestamp`. */
   readonly clock: Clock;
   /** Aborts the request (the manager closes). */
   readonly signal: AbortSignal;
 }
 
 /**
- * POSTs one webhook, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp` of this attempt,
- * `webhook-signature`), bounded by `timeoutMs` of the clock and by `signal`. A 2xx answer is a delivery;
+ * POSTs one webhook, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp` of this attempt by
+ * `clock`, `webhook-signature`), bounded by `timeoutMs` (real time) and by `signal`. A 2xx answer is a delivery;
  * anything else (another status, a redirect, a network error, the time-out) is a failed attempt described
  * by status or condition only (the response body is never read).
  */
@@ -30,7 +31,8 @@ export async function postSigned(request: SignedPost): Promise<PostOutcome> {
   const onAbort = () => controller.abort(signal.reason);
   signal.addEventListener('abort', onAbort, { once: true });
   let timedOut = false;
-  const timer = clock.setTimeout(() => {
+  // Real time: the request waits for real I/O, whatever clock schedules the attempts.
+  const timer = setTimeout(() => {
     timedOut = true;
     controller.abort(new Error('timed out'));
   }, timeoutMs);
@@ -58,7 +60,7 @@ export async function postSigned(request: SignedPost): Promise<PostOutcome> {
     if (signal.aborted) return { ok: false, reason: 'aborted' };
     return { ok: false, reason: networkReason(err) };
   } finally {
-    clock.clearTimeout(timer);
+    clearTimeout(timer);
     signal.removeEventListener('abort', onAbort);
   }
 }

@@ -65,7 +65,6 @@ export class Webhooks {
     this.#endpoints = new Map(deps.endpoints.map((e) => [e.id, e]));
     this.#outbox = new Outbox({
       store: deps.store,
-      clock: deps.clock,
       timeoutMs: deps.storeTimeoutMs,
       keyring: deps.keyring,
     });
