@@ -57,6 +57,8 @@ export class Webhooks {
   readonly #unsubscribe: Array<() => void> = [];
   readonly #warnedForeign = new Set<string>();
   #scanTimer: TimerHandle | undefined;
+  /** The scan under way, if any (awaited by {@link Webhooks.close}). */
+  #scanning: Promise<void> | undefined;
   #scanFailing = false;
   #stopped = false;
 
@@ -74,7 +76,7 @@ export class Webhooks {
       this.#unsubscribe.push(() => deps.events.off(source, listener));
     }
     // The first scan (entries left by a process that died) right after construction, off the caller's path.
-    void Promise.resolve().then(() => this.#scan());
+    this.#scanning = Promise.resolve().then(() => this.#scan());
   }
 
   /** Resolves once every outbox write started so far has ended (never rejects). */
@@ -92,6 +94,7 @@ export class Webhooks {
     for (const timer of this.#timers) this.#d.clock.clearTimeout(timer);
     this.#timers.clear();
     await this.settled();
+    await this.#scanning;
     while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight.values()]);
     for (const off of this.#unsubscribe) off();
   }
@@ -221,6 +224,7 @@ export class Webhooks {
     try {
       const due: StoredEntry[] = [];
       for await (const [key, raw] of this.#outbox.scan()) {
+        if (this.#stopped || this.#d.closed.aborted) break;
         if (this.#inFlight.has(key)) continue;
         let entry: OutboxEntry;
         try {
@@ -252,7 +256,7 @@ export class Webhooks {
       if (!this.#stopped && !this.#d.closed.aborted) {
         this.#scanTimer = this.#d.clock.setTimeout(() => {
           this.#scanTimer = undefined;
-          void this.#scan();
+          this.#scanning = this.#scan();
         }, this.#d.scanEveryMs ?? OUTBOX_SCAN_EVERY_MS);
       }
     }
