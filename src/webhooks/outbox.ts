@@ -72,13 +72,14 @@ export class Outbox {
     return `${OUTBOX_PREFIX}${endpoint}/${id}`;
   }
 
-  /** Stores a new entry (tagged with the key); resolves once it is in the store. */
-  async add(entry: Omit<OutboxEntry, 'mac' | 'v'>): Promise<string> {
+  /** Stores a new entry (tagged with the key); resolves once it is in the store, with what was stored. */
+  async add(entry: Omit<OutboxEntry, 'mac' | 'v'>): Promise<StoredEntry> {
     const keyring = await this.#d.keyring();
     const full: OutboxEntry = { v: 1, ...entry, mac: keyring.mac(macText(entry)) };
     const key = Outbox.keyOf(entry.endpoint, entry.id);
-    await this.#call('write', () => this.#d.store.write(key, JSON.stringify(full)));
-    return key;
+    const raw = JSON.stringify(full);
+    await this.#call('write', () => this.#d.store.write(key, raw));
+    return { key, raw, entry: full };
   }
 
   /** The entry under `key`, or undefined when there is none; throws {@link ForeignEntry} for a bad one. */

@@ -119,8 +119,8 @@ export class Webhooks {
           nextAt: now,
         })
         .then(
-          (key) => {
-            if (!this.#stopped && !this.#d.closed.aborted) void this.#attempt(key);
+          (stored) => {
+            if (!this.#stopped && !this.#d.closed.aborted) void this.#attempt(stored.key, stored);
           },
           (err) => {
             const reason = summariseError(err);
