@@ -8,8 +8,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type Keyv from 'keyv';
+import { createClient } from 'redis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AuthSessionManager, createSqliteStore } from '../../src/index.js';
+import { createRedisStore } from '../../src/redis/index.js';
 import { storeAdapterFor } from '../../src/store/registry.js';
 import { FakeBrowserProvider, FakeClock, FakeSite } from '../../src/testing/index.js';
 import { OUTBOX_PREFIX, type OutboxEntry } from '../../src/webhooks/outbox.js';
@@ -17,6 +20,9 @@ import { CLAIM_MARGIN_MS } from '../../src/webhooks/webhooks.js';
 import { siteAuth, TEST_KEY } from '../unit/helpers.js';
 import { newWebhookSecret, type Receiver, startReceiver } from '../webhook-receiver.js';
 import type { WebhookWorkerConfig, WebhookWorkerMessage } from './fixtures/webhook-worker.js';
+import { REDIS_URL, serviceAvailable } from './services.js';
+
+const redisUp = await serviceAvailable('redis');
 
 const WORKER = fileURLToPath(new URL('./fixtures/webhook-worker.ts', import.meta.url));
 const TIMEOUT_MS = 2_000;
@@ -64,20 +70,48 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
-async function fixture(): Promise<{ file: string; receiver: Receiver; secret: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'auth-sessions-webhooks-'));
-  const secret = newWebhookSecret();
-  const receiver = await startReceiver(secret);
-  cleanups.push(
-    () => rmSync(dir, { recursive: true, force: true }),
-    () => receiver.close(),
-  );
-  return { file: join(dir, 'sessions.sqlite'), receiver, secret };
+/** One shared store: how this process opens it, and what a worker is told to open. */
+interface Shared {
+  readonly open: () => Keyv;
+  readonly worker: Pick<WebhookWorkerConfig, 'sqliteFile' | 'redisUrl' | 'namespace'>;
 }
 
-/** The outbox entries in the SQLite file now, read through a connection of this process. */
-async function outboxIn(file: string): Promise<OutboxEntry[]> {
-  const keyv = createSqliteStore(file);
+type Backend = 'sqlite' | 'redis';
+
+async function fixture(
+  backend: Backend = 'sqlite',
+): Promise<{ file: Shared; receiver: Receiver; secret: string }> {
+  const secret = newWebhookSecret();
+  const receiver = await startReceiver(secret);
+  cleanups.push(() => receiver.close());
+  if (backend === 'redis') {
+    const namespace = `auth-sessions-test-webhooks-${randomUUID()}`;
+    cleanups.push(async () => {
+      const redis = createClient({ url: REDIS_URL });
+      await redis.connect();
+      for await (const keys of redis.scanIterator({ MATCH: `${namespace}*` })) {
+        if (keys.length) await redis.del(keys);
+      }
+      await redis.quit();
+    });
+    return {
+      file: {
+        open: () => createRedisStore(REDIS_URL, { namespace }),
+        worker: { redisUrl: REDIS_URL, namespace },
+      },
+      receiver,
+      secret,
+    };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'auth-sessions-webhooks-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const sqliteFile = join(dir, 'sessions.sqlite');
+  return { file: { open: () => createSqliteStore(sqliteFile), worker: { sqliteFile } }, receiver, secret };
+}
+
+/** The outbox entries in the shared store now, read through a connection of this process. */
+async function outboxIn(file: Shared): Promise<OutboxEntry[]> {
+  const keyv = file.open();
   try {
     const out: OutboxEntry[] = [];
     for await (const [, raw] of storeAdapterFor(keyv).scan(OUTBOX_PREFIX)) out.push(JSON.parse(raw));
@@ -88,12 +122,12 @@ async function outboxIn(file: string): Promise<OutboxEntry[]> {
 }
 
 /** A manager of this process on the SQLite file, with webhooks, on a fake clock starting at `start`. */
-function managerOn(file: string, url: string, secret: string, start: number) {
+function managerOn(file: Shared, url: string, secret: string, start: number) {
   const clock = new FakeClock(start);
   const site = new FakeSite({ clock });
   site.addUser('alice', 'Alice-parent-pw-5tGb');
   const browser = new FakeBrowserProvider({ sites: [site] });
-  const store = createSqliteStore(file);
+  const store = file.open();
   const manager = new AuthSessionManager({
     auths: [siteAuth(site)],
     store,
@@ -117,13 +151,13 @@ function managerOn(file: string, url: string, secret: string, start: number) {
   return { clock, manager, warnings, close };
 }
 
-describe('webhooks across processes (one SQLite file)', () => {
+describe('webhooks across processes sharing one store', () => {
   it('a process killed after `expired` is in the outbox and before delivery: another delivers it, once per webhook-id', async () => {
     const { file, receiver, secret } = await fixture();
     receiver.answer = () => 'hold'; // the POSTs of the doomed process never get an answer
     const worker = new Worker({
       mode: 'expire',
-      sqliteFile: file,
+      ...file.worker,
       key: TEST_KEY,
       url: receiver.url,
       secret,
@@ -163,8 +197,8 @@ describe('webhooks across processes (one SQLite file)', () => {
     for (const r of receiver.received) expect(r.body).not.toContain('Alice-worker-pw');
   }, 120_000);
 
-  it('two processes sharing the store deliver each event once', async () => {
-    const { file, receiver, secret } = await fixture();
+  const twoProcesses = async (backend: Backend) => {
+    const { file, receiver, secret } = await fixture(backend);
     receiver.answer = () => 503; // first attempts fail: the entries wait in the outbox, due in ~5 s
     const first = managerOn(file, receiver.url, secret, Date.now());
     const ids: string[] = [];
@@ -187,7 +221,7 @@ describe('webhooks across processes (one SQLite file)', () => {
     // Two processes whose clocks are a minute on (the retries are due): both scan at start, and race.
     const config: WebhookWorkerConfig = {
       mode: 'deliver',
-      sqliteFile: file,
+      ...file.worker,
       key: TEST_KEY,
       url: receiver.url,
       secret,
@@ -212,5 +246,12 @@ describe('webhooks across processes (one SQLite file)', () => {
         .map((b) => (b.data.session as { id: string }).id)
         .sort(),
     ).toEqual([...ids].sort());
-  }, 120_000);
+  };
+
+  it('two processes sharing a SQLite file deliver each event once', () => twoProcesses('sqlite'), 120_000);
+  it.skipIf(!redisUp)(
+    'two processes sharing Redis deliver each event once',
+    () => twoProcesses('redis'),
+    120_000,
+  );
 });
