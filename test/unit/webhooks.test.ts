@@ -211,6 +211,35 @@ describe('delivery', () => {
     expect(h.receiver.received).toHaveLength(1);
   });
 
+  it('two endpoints get the same event with the same webhook-id; one that fails holds back nothing', async () => {
+    const otherSecret = newWebhookSecret();
+    const other = await startReceiver(otherSecret);
+    cleanups.push(() => other.close());
+    other.answer = () => 500;
+    const h = await setup({}, { webhooks: undefined });
+    await h.manager.close();
+    const manager = new AuthSessionManager({
+      auths: [siteAuth(h.site)],
+      store: h.keyv,
+      key: TEST_KEY,
+      browser: new FakeBrowserProvider({ sites: [h.site] }),
+      clock: h.clock,
+      webhooks: [
+        { url: h.receiver.url, secret: h.secret },
+        { url: other.url, secret: otherSecret },
+      ],
+    });
+    cleanups.push(() => manager.close());
+    await manager.create('site', { credentials: { username: 'alice', password: ALICE_PW } });
+    await until(() => expect(h.receiver.delivered().size).toBe(1));
+    await until(async () =>
+      expect(await h.outbox()).toEqual([expect.objectContaining({ attempts: 1, lastError: 'HTTP 500' })]),
+    );
+    expect(other.received).toHaveLength(1);
+    expect(other.received[0]!.verified).toBe(true);
+    expect(other.received[0]!.id).toBe([...h.receiver.delivered().keys()][0]);
+  });
+
   it('session.input_required carries the operation id (and no answer)', async () => {
     const secret = newWebhookSecret();
     const receiver = await startReceiver(secret);
