@@ -321,6 +321,24 @@ describe('retries', () => {
     expect(h.warnings.map((w) => w.error.message)).toEqual([]);
   });
 
+  it('an attempt that gets no answer within timeoutMs is aborted and retried later', async () => {
+    const h = await setup({ timeoutMs: 200 }); // real time: the request waits for real I/O
+    h.receiver.answer = (_r, index) => (index === 0 ? 'hold' : 200);
+    await h.manager.create('site', { credentials: { username: 'alice', password: ALICE_PW } });
+    await until(async () =>
+      expect(await h.outbox()).toEqual([
+        expect.objectContaining({ attempts: 1, lastError: 'no answer within 200 ms' }),
+      ]),
+    );
+    h.clock.advance(retryDelay(1, () => 0.999));
+    await until(async () => expect(await h.outbox()).toEqual([]));
+    expect(h.receiver.delivered().size).toBe(1);
+    expect(h.receiver.received.map((r) => r.id)).toEqual([
+      h.receiver.received[0]!.id,
+      h.receiver.received[0]!.id,
+    ]);
+  });
+
   it('a receiver down longer than the retry window: a warning and a history entry, no crash', async () => {
     const h = await setup();
     const url = h.receiver.url;
