@@ -33,7 +33,8 @@ export type AuthSessionErrorCode =
   | 'CLOSED'
   | 'TARGET_UNREACHABLE'
   | 'PROXY_ERROR'
-  | 'AUTH_INVALID';
+  | 'AUTH_INVALID'
+  | 'WEBHOOK_UNDELIVERED';
 
 /** Options accepted by {@link AuthSessionError}. */
 export interface AuthSessionErrorOptions {

@@ -109,3 +109,11 @@ export type {
   RecorderAuthNameOf,
 } from './typed.js';
 export type { KeyFileInput, KeyInput, KeyringInput, PassphraseKeyInput } from './vault/key-source.js';
+export {
+  DEFAULT_WEBHOOK_RETRY_WINDOW_MS,
+  DEFAULT_WEBHOOK_TIMEOUT_MS,
+  WEBHOOK_EVENT_TYPES,
+  type WebhookEndpoint,
+  type WebhookEventType,
+} from './webhooks/options.js';
+export type { WebhookPayload } from './webhooks/payload.js';

@@ -57,6 +57,8 @@ import { SessionStore } from './store/session-store.js';
 import type { AuthNameOf, CredentialsAuthNameOf, CredentialsInputOf, RecorderAuthNameOf } from './typed.js';
 import { type KeyInput, resolveKeyring } from './vault/key-source.js';
 import type { Keyring } from './vault/keyring.js';
+import { resolveWebhooks, type WebhookEndpoint } from './webhooks/options.js';
+import { Webhooks } from './webhooks/webhooks.js';
 
 export type { CreateSessionOptions, RotateKeyResult, UpdateSessionOptions };
 
@@ -136,6 +138,13 @@ export interface AuthSessionManagerOptions<A extends AuthDefinition = AuthDefini
    * @default false (every run opens and closes its own context)
    */
   readonly warmContexts?: WarmContextsInput;
+  /**
+   * HTTP endpoints that receive session events (`session.created`, `session.expired`,
+   * `session.input_required`…), signed per Standard Webhooks and delivered at least once through an outbox in
+   * the store: see docs/webhooks.md.
+   * @default none
+   */
+  readonly webhooks?: readonly WebhookEndpoint[];
 }
 
 /** A filter for `list`; `N` is the auth names of the manager. */
@@ -184,6 +193,8 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
   #closing: Promise<void> | undefined;
   readonly #options: AuthSessionManagerOptions<A>;
   readonly #monitor: Monitor;
+  /** Webhook delivery, when the `webhooks` option lists endpoints. */
+  readonly #webhooks: Webhooks | undefined;
 
   constructor(options: AuthSessionManagerOptions<A>) {
     if (typeof options !== 'object' || options === null) {
@@ -216,6 +227,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
         '"cacheBytes" must be a whole number of bytes, 0 or more',
       );
     }
+    const webhookEndpoints = resolveWebhooks(options.webhooks);
     this.#clock = options.clock ?? systemClock;
     // Made (and its options checked) before the store, which it reads lazily for history and stats.
     this.#monitor = new Monitor(options, {
@@ -254,6 +266,18 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
       lockWaitMs: options.lockWaitMs ?? 180_000,
       warmContexts: options.warmContexts,
     });
+    this.#webhooks =
+      webhookEndpoints.length === 0
+        ? undefined
+        : new Webhooks({
+            endpoints: webhookEndpoints,
+            store: this.#store.adapter,
+            storeTimeoutMs: options.storeTimeoutMs ?? 10_000,
+            clock: this.#clock,
+            events: this.#events,
+            closed: this.#close.signal,
+            keyring: () => this.#getCodec().then((codec) => codec.keyring),
+          });
   }
 
   /** Names of the auths this manager serves. */
@@ -309,7 +333,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
       throw new AuthSessionError('INVALID_OPTIONS', 'run(id, task): task must be a function');
     assertKnownOptions(options, CALL_OPTION_NAMES.run, 'run(id, task, options)');
     validateAuthOptions(options, 'run');
-    return this.#lifecycle.run(id, task, options);
+    return this.#durable(this.#lifecycle.run(id, task, options));
   }
 
   /**
@@ -426,7 +450,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
   async delete(id: string): Promise<void> {
     this.#assertOpen();
     assertSessionId(id, 'delete(id): "id"');
-    return deleteSession(this.#lifecycle, id);
+    return this.#durable(deleteSession(this.#lifecycle, id));
   }
 
   /**
@@ -486,7 +510,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
   async record(authName: RecorderAuthNameOf<A>, options: RecordOptions = {}): Promise<AuthSessionInfo> {
     this.#assertOpen();
     assertKnownOptions(options, CALL_OPTION_NAMES.record, 'record(auth, options)');
-    return recordSession(this.#lifecycle, authName, options);
+    return this.#durable(recordSession(this.#lifecycle, authName, options));
   }
 
   /**
@@ -521,7 +545,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
   ): Promise<AuthSessionInfo> {
     this.#assertOpen();
     assertKnownOptions(options, CALL_OPTION_NAMES.importState, 'importState(auth, state, options)');
-    return importSessionState(this.#lifecycle, authName, state, options);
+    return this.#durable(importSessionState(this.#lifecycle, authName, state, options));
   }
 
   // @challenge-methods (startCreate, startUpdate, operation, resume, result, cancel: issue "Challenges")
@@ -788,6 +812,8 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
     this.#closing ??= (async () => {
       this.#close.abort(new AuthSessionError('CLOSED', 'The manager was closed'));
       // History is written in the background; what is buffered goes out before the store is let go.
+      // Events already emitted go into the outbox; delivery stops (undelivered entries stay for later).
+      await this.#webhooks?.close().catch(() => {});
       await this.#monitor.flush().catch(() => {});
       this.#store.detach();
       const tasks: Promise<unknown>[] = [this.#lifecycle.closeWarmContexts()];
@@ -821,13 +847,22 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
 
   #create(authName: string, options: CreateSessionOptions): Promise<AuthSessionInfo> {
     this.#assertOpen();
-    return createSession(this.#lifecycle, this.#credentialsAuth(authName), options);
+    return this.#durable(createSession(this.#lifecycle, this.#credentialsAuth(authName), options));
   }
 
   #update(id: string, options: UpdateSessionOptions): Promise<AuthSessionInfo> {
     this.#assertOpen();
     assertSessionId(id, 'update(id, options): "id"');
-    return updateSession(this.#lifecycle, id, options);
+    return this.#durable(updateSession(this.#lifecycle, id, options));
+  }
+
+  /**
+   * `work`, settled only once the webhook events it caused are in the outbox (a crash after the call
+   * returns loses none of them).
+   */
+  #durable<T>(work: Promise<T>): Promise<T> {
+    const webhooks = this.#webhooks;
+    return webhooks === undefined ? work : work.finally(() => webhooks.settled());
   }
 
   #assertOpen(): void {

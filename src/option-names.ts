@@ -10,6 +10,7 @@ import type { UpdateSessionOptions } from './operations/update.js';
 import type { RecordOptions } from './recorder/record.js';
 import type { ImportStateOptions } from './recorder/state-transfer.js';
 import { closest, didYouMean } from './suggest.js';
+import type { WebhookEndpoint } from './webhooks/options.js';
 
 // The option names each call knows, so a misspelt one (`checkIntervall`) is refused with a suggestion
 // instead of being ignored. Each list is written as an object with every key of its interface: adding an
@@ -75,6 +76,16 @@ export const MANAGER_OPTION_NAMES = names<AuthSessionManagerOptions>({
   logger: true,
   historySize: true,
   telemetry: true,
+  webhooks: true,
+});
+
+/** Options of one endpoint of the manager option `webhooks`. */
+export const WEBHOOK_OPTION_NAMES = names<WebhookEndpoint>({
+  url: true,
+  secret: true,
+  events: true,
+  timeoutMs: true,
+  retryWindowMs: true,
 });
 
 const PLACEMENT = {

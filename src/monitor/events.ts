@@ -51,6 +51,11 @@ export interface AuthSessionEvents {
   };
   /** A session was deleted. */
   deleted: { readonly session: AuthSessionInfo };
+  /**
+   * A session that cannot be refreshed by itself (recorder-based) will lapse soon: ask its user to record it
+   * again before `expiresAt` (ISO 8601).
+   */
+  expiring: { readonly session: AuthSessionInfo; readonly expiresAt: string };
   /** A session changed state. */
   transition: { readonly session: AuthSessionInfo; readonly from: SessionState; readonly to: SessionState };
   /** A task is about to run. */

@@ -6,9 +6,12 @@
  * `util.inspect` and `JSON.stringify` of everything the API returned. The only API that returns secrets on
  * purpose, `exportState`, is left out of the search (and its cookies join the canary list).
  */
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import {
   type AuthSessionEventName,
@@ -29,6 +32,7 @@ const DAVE_PW = 'Dave-leaky-pw-Mn5Bv6Cx7Z';
 const TOTP_SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXQ';
 const PROXY_PW = 'Proxy-pw-Lk8Jh7Gf6Ds5';
 const PROXY = `http://proxyuser:${PROXY_PW}@proxy.test:3128`;
+const WEBHOOK_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 
 /** Every event name; the Record type makes this fail to compile when an event is added and not listed here. */
 const EVERY_EVENT: Record<AuthSessionEventName, true> = {
@@ -39,6 +43,7 @@ const EVERY_EVENT: Record<AuthSessionEventName, true> = {
   expired: true,
   updated: true,
   deleted: true,
+  expiring: true,
   transition: true,
   'run:start': true,
   'run:end': true,
@@ -58,6 +63,8 @@ const secrets = new Map<string, string>([
   ['dave password', DAVE_PW],
   ['TOTP secret', TOTP_SECRET],
   ['proxy password', PROXY_PW],
+  ['webhook secret', WEBHOOK_SECRET],
+  ['webhook secret (key part)', WEBHOOK_SECRET.slice('whsec_'.length)],
   ['encryption key', TEST_KEY],
   ['encryption key (hex)', Buffer.from(TEST_KEY, 'base64').toString('hex')],
 ]);
@@ -68,6 +75,16 @@ const warnings: unknown[] = [];
 const errors: unknown[] = [];
 const returned: unknown[] = [];
 const histories: unknown[] = [];
+/** Every webhook request received (headers and body), as sent. */
+const webhookRequests: string[] = [];
+const webhookReceiver = createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    webhookRequests.push(`${JSON.stringify(req.headers)}\n${Buffer.concat(chunks).toString('utf8')}`);
+    res.writeHead(204).end();
+  });
+});
 
 function logger(): AuthSessionLogger {
   const at = (level: string) => (obj: Record<string, unknown>, msg: string) => logs.push({ level, obj, msg });
@@ -157,6 +174,8 @@ const cookieValues = new Set<string>();
 
 beforeAll(async () => {
   process.on('warning', onWarning);
+  await new Promise<void>((resolve) => webhookReceiver.listen(0, '127.0.0.1', resolve));
+  const webhookUrl = `http://127.0.0.1:${(webhookReceiver.address() as AddressInfo).port}/hooks`;
   const clock = new FakeClock();
   const site = new FakeSite({ clock, sessionTtlMs: 60 * 60_000 });
   site.addUser('alice', ALICE_PW);
@@ -236,6 +255,7 @@ beforeAll(async () => {
     browser,
     clock,
     logger: logger(),
+    webhooks: [{ url: webhookUrl, secret: WEBHOOK_SECRET }],
   });
   for (const name of Object.keys(EVERY_EVENT) as AuthSessionEventName[]) {
     manager.on(name, (payload: unknown) => events.push({ name, payload }));
@@ -374,6 +394,10 @@ beforeAll(async () => {
   await keep(() => manager.delete('carol-imported-2'));
   returned.push(manager, manager.authNames);
   await manager.flushHistory();
+  // Every event that maps to a webhook has reached the receiver.
+  const webhookEvents = ['created', 'refreshed', 'expired', 'failed', 'input:requested', 'deleted'];
+  const sent = events.filter((e) => webhookEvents.includes((e as { name: string }).name)).length;
+  await vi.waitFor(() => expect(webhookRequests.length).toBeGreaterThanOrEqual(sent), { timeout: 10_000 });
   for (const c of cookieValues) secrets.set(`cookie value ${c.slice(0, 4)}…`, c);
 });
 
@@ -381,6 +405,8 @@ afterAll(async () => {
   process.off('warning', onWarning);
   await manager?.close();
   await browser?.close();
+  webhookReceiver.closeAllConnections();
+  await new Promise((resolve) => webhookReceiver.close(resolve));
 });
 
 describe('secrets canary', () => {
@@ -438,6 +464,11 @@ describe('secrets canary', () => {
   it('no secret in util.inspect or JSON.stringify of anything returned (manager, infos, operations, stats…)', () => {
     const found = returned.flatMap((value, i) => leaks(`returned #${i}`, text(value)));
     expect(found).toEqual([]);
+  });
+
+  it('no secret in webhook requests (headers and bodies)', () => {
+    expect(webhookRequests.length).toBeGreaterThan(10);
+    expect(leaks('webhooks', webhookRequests.join('\n'))).toEqual([]);
   });
 
   it('no secret in process warnings', () => {
