@@ -11,6 +11,7 @@ const MODULE_NAMES = {
   'postgres/index.ts': 'auth-sessions/postgres',
   'bullmq/index.ts': 'auth-sessions/bullmq',
   'conformance/index.ts': 'auth-sessions/conformance',
+  'server/index.ts': 'auth-sessions/server',
 };
 
 /** Category of an export, by where it is declared (first match wins). */
@@ -31,6 +32,7 @@ const CATEGORIES = [
   [/^cli\//, 'CLI'],
   [/^testing\//, 'Testing kit'],
   [/^conformance\//, 'Conformance'],
+  [/^server\//, 'Web console'],
 ];
 
 const SRC = `${process.cwd().replaceAll('\\', '/')}/src/`;

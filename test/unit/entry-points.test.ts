@@ -48,6 +48,7 @@ describe('entry points load with their own optional peers only', () => {
     ['postgres/index.ts', ['@keyv/postgres']],
     ['redis/index.ts', ['@keyv/redis', 'redis']],
     ['bullmq/index.ts', ['@keyv/redis', 'bullmq', 'redis']],
+    ['server/index.ts', []],
   ];
   for (const [entry, allowed] of cases) {
     it(`src/${entry} reaches ${allowed.length ? allowed.join(', ') : 'no optional peer'}`, () => {
