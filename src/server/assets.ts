@@ -46,6 +46,8 @@ export const CONSOLE_JS = `(() => {
   const stateCells = () => document.querySelectorAll('[data-session-state]');
   if (stateCells().length > 0 && typeof EventSource === 'function') {
     const source = new EventSource(base + '/events');
+    source.addEventListener('open', () => { document.body.dataset.live = 'on'; });
+    source.addEventListener('error', () => { document.body.dataset.live = 'off'; });
     source.addEventListener('session', (message) => {
       let data;
       try { data = JSON.parse(message.data); } catch { return; }

@@ -613,7 +613,7 @@ export function createConsole(manager: AuthSessionManager, options: ConsoleOptio
       servers.add(listening);
       return listening;
     },
-    connectLink: (target, linkOptions) => getConnect().connectLink(target, linkOptions),
+    connectLink: async (target, linkOptions) => getConnect().connectLink(target, linkOptions),
     close,
   };
 }
