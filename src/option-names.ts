@@ -134,7 +134,7 @@ export const CALL_OPTION_NAMES = {
     device: true,
     pollInterval: true,
   }),
-  list: names<ListFilter>({ auth: true, state: true, labels: true, limit: true }),
+  list: names<ListFilter>({ auth: true, state: true, labels: true, limit: true, after: true }),
 } as const;
 
 /**

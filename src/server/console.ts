@@ -363,6 +363,7 @@ export function createConsole(manager: AuthSessionManager, options: ConsoleOptio
         query: q,
         authNames: manager.authNames,
         sessions: result.sessions,
+        stats: await manager.stats({ sessions: false }),
         ...(result.next === undefined ? {} : { next: queryString(q, result.next) }),
         ...(q.cursor === undefined ? {} : { first: queryString(q) }),
         ...(notice === undefined ? {} : { notice }),

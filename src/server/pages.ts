@@ -2,6 +2,7 @@ import { html } from 'hono/html';
 import type { AuthOperation } from '../challenges/operations.js';
 import type { AuthDescription } from '../monitor/describe-auth.js';
 import type { HistoryEntry } from '../monitor/history.js';
+import type { AuthSessionStats } from '../monitor/stats.js';
 import type { AuthSessionInfo } from '../session/info.js';
 
 // Server-rendered pages. Every value goes through Hono's `html` template, which escapes it: a label holding
@@ -89,6 +90,8 @@ export interface ListPageData {
   /** Query string of the first page, when this is not it. */
   readonly first?: string;
   readonly notice?: string;
+  /** What the manager did since it started (no pass over the store). */
+  readonly stats?: AuthSessionStats;
 }
 
 function stateBadge(info: AuthSessionInfo): Html {
@@ -127,6 +130,13 @@ export function listPage(ctx: PageContext, data: ListPageData): Html {
     'Sessions',
     html`<h1>Sessions</h1>
 ${data.notice === undefined ? '' : html`<p class="notice" role="status">${data.notice}</p>`}
+${
+  data.stats === undefined
+    ? ''
+    : html`<p class="muted" id="stats">Since ${data.stats.since}: ${data.stats.runs.total} runs (${data.stats.runs.failed} failed),
+${data.stats.checks.total} checks, ${data.stats.refreshes.total} refreshes (${data.stats.refreshes.failed} failed),
+${data.stats.expirations} expirations, ${data.stats.failures} failures in all. Chart: the last hour, per minute.</p>`
+}
 <div id="chart" class="chart" aria-label="Runs, refreshes and failures per minute"></div>
 <form class="filters" method="get" action="${ctx.base}/">
 <div><label for="f-auth">Auth</label><select id="f-auth" name="auth"><option value="">any</option>

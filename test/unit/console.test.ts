@@ -261,6 +261,17 @@ describe('console pages', () => {
     const second = await (await browser.request(next!)).text();
     expect(ids(second)).toHaveLength(50);
     expect(ids(second).some((id) => ids(first).includes(id))).toBe(false);
+    const third = await (
+      await browser.request(/rel="next" href="([^"]+)"/.exec(second)![1]!.replaceAll('&amp;', '&'))
+    ).text();
+    expect(ids(third)).toHaveLength(20);
+    expect(third).not.toContain('rel="next"');
+    expect(new Set([...ids(first), ...ids(second), ...ids(third)]).size).toBe(120);
+    // The session the Next link starts after is gone: the page is found by counting instead.
+    await manager.delete(ids(first).at(-1)!);
+    const again = await (await browser.request(next!)).text();
+    expect(ids(again)).toHaveLength(50);
+    expect(ids(again)[0]).toBe(ids(second)[1]);
     const acme = await (await browser.request('/?labels=customer%3Dacme')).text();
     expect(ids(acme)).toHaveLength(40);
     expect(acme).not.toContain('globex');
@@ -413,9 +424,21 @@ describe('console pages', () => {
     const series = (await (await browser.request('/api/metrics')).json()) as { t: number[]; runs: number[] };
     expect(series.t).toHaveLength(60);
     expect(series.runs.reduce((a, b) => a + b, 0)).toBe(1);
+    expect(await (await browser.request('/')).text()).toMatch(/id="stats">Since [^:]+:[^<]*1 runs \(0 failed\)/);
     const js = await browser.request('/assets/uplot.js');
     expect(js.status).toBe(200);
     expect(await js.text()).toContain('uPlot');
+  });
+});
+
+describe('manager.sessions({ after })', () => {
+  it('lists what comes after a session, and nothing when that session is gone', async () => {
+    const { manager } = setup();
+    for (const id of ['a', 'b', 'c', 'd']) await manager.create('site', { id, credentials: ALICE });
+    expect((await manager.list({ after: 'b' })).map((s) => s.id)).toEqual(['c', 'd']);
+    expect((await manager.list({ after: 'd' })).map((s) => s.id)).toEqual([]);
+    expect((await manager.list({ after: 'zz' })).map((s) => s.id)).toEqual([]);
+    await expect(manager.list({ after: '' })).rejects.toThrow(/after/);
   });
 });
 
