@@ -28,8 +28,10 @@ td.mono, .mono { font-family: ui-monospace, monospace; font-size: 13px; }
 form.filters { display: flex; flex-wrap: wrap; gap: .6rem; align-items: end; margin-bottom: 1rem; }
 label { display: block; color: var(--muted); font-size: 12px; }
 input, select, textarea, button { font: inherit; color: inherit; background: var(--bg); border: 1px solid var(--line); border-radius: .3rem; padding: .3rem .5rem; }
-button { cursor: pointer; } button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }
-button.danger { border-color: var(--bad); color: var(--bad); }
+button { cursor: pointer; }
+a.button { display: inline-block; text-decoration: none; color: inherit; border: 1px solid var(--line); border-radius: .3rem; padding: .3rem .5rem; }
+button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }
+button.danger, a.button.danger { border-color: var(--bad); color: var(--bad); }
 .actions { display: flex; flex-wrap: wrap; gap: .5rem; margin: .8rem 0; } .actions form { margin: 0; }
 .notice { padding: .5rem .8rem; border: 1px solid var(--ok); border-radius: .3rem; margin-bottom: 1rem; }
 .error { padding: .5rem .8rem; border: 1px solid var(--bad); border-radius: .3rem; margin-bottom: 1rem; }

@@ -206,10 +206,10 @@ ${s.input === undefined ? '' : html`<dt>Waiting for</dt><dd>${s.input.kind}: ${s
 <form method="post" action="${ctx.base}/sessions/${id}/validate">${csrfField(ctx)}<button class="primary" type="submit">Validate</button></form>
 ${
   s.type === 'credentials'
-    ? html`<a href="${ctx.base}/sessions/${id}/credentials"><button type="button">Update credentials</button></a>`
+    ? html`<a class="button" href="${ctx.base}/sessions/${id}/credentials">Update credentials</a>`
     : html`<form method="post" action="${ctx.base}/sessions/${id}/record">${csrfField(ctx)}<button type="submit">Record again</button></form>`
 }
-<a href="${ctx.base}/sessions/${id}/delete"><button class="danger" type="button">Delete…</button></a>
+<a class="button danger" href="${ctx.base}/sessions/${id}/delete">Delete…</a>
 </div>
 <h2>Labels</h2>
 <form method="post" action="${ctx.base}/sessions/${id}/labels">${csrfField(ctx)}
@@ -246,7 +246,7 @@ export function deletePage(ctx: PageContext, session: AuthSessionInfo): Html {
 <div class="actions">
 <form method="post" action="${ctx.base}/sessions/${id}/delete">${csrfField(ctx)}<input type="hidden" name="confirm" value="yes">
 <button class="danger" type="submit">Delete for good</button></form>
-<a href="${ctx.base}/sessions/${id}"><button type="button">Cancel</button></a>
+<a class="button" href="${ctx.base}/sessions/${id}">Cancel</a>
 </div>`,
   );
 }

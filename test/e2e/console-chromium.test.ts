@@ -109,7 +109,7 @@ describe('web console in Chromium', () => {
     expect((await h.manager.get('acme-2'))?.lastCheckedAt).toBeDefined();
 
     // Delete, confirmed.
-    await page.click('button:has-text("Delete…")');
+    await page.click('a:has-text("Delete…")');
     await page.locator('h1', { hasText: 'Delete session' }).waitFor();
     expect(await h.manager.get('acme-2')).toBeDefined();
     await page.click('button:has-text("Delete for good")');
