@@ -45,14 +45,14 @@ import {
  *
  * @example
  * ```ts
- * const console = createConsole(manager, { token: process.env.CONSOLE_TOKEN, basePath: '/auth' });
+ * const web = createConsole(manager, { token: process.env.CONSOLE_TOKEN, basePath: '/auth' });
  * ```
  */
 export interface ConsoleOptions {
   /**
    * The secret an operator signs in with (`?token=` on any console URL, or the sign-in form). Compared in
    * constant time; never shown by the console. At least 16 characters.
-   * @default a random token, readable as `console.token`
+   * @default a random token, readable as {@link WebConsole.token}
    */
   readonly token?: string;
   /** Path the console is served under when mounted in a larger app, e.g. `/auth`. @default '' (the root) */
@@ -156,10 +156,10 @@ function publicUrlOption(value: string | undefined): string | undefined {
  * ```ts
  * import { createConsole } from 'auth-sessions/server';
  *
- * const console = createConsole(manager, { token: process.env.CONSOLE_TOKEN });
- * const { url } = await console.listen({ port: 4000 });
- * // open `${url}?token=…`; or mount `console.fetch` in your own server
- * const link = await console.connectLink({ auth: 'portal', labels: { customer: 'acme' } }, { ttlMs: 600_000 });
+ * const web = createConsole(manager, { token: process.env.CONSOLE_TOKEN });
+ * const { url } = await web.listen({ port: 4000 });
+ * // open `${url}?token=…`; or mount `web.fetch` in your own server
+ * const link = await web.connectLink({ auth: 'portal', labels: { customer: 'acme' } }, { ttlMs: 600_000 });
  * ```
  */
 export function createConsole(manager: AuthSessionManager, options: ConsoleOptions = {}): WebConsole {

@@ -424,7 +424,9 @@ describe('console pages', () => {
     const series = (await (await browser.request('/api/metrics')).json()) as { t: number[]; runs: number[] };
     expect(series.t).toHaveLength(60);
     expect(series.runs.reduce((a, b) => a + b, 0)).toBe(1);
-    expect(await (await browser.request('/')).text()).toMatch(/id="stats">Since [^:]+:[^<]*1 runs \(0 failed\)/);
+    expect(await (await browser.request('/')).text()).toMatch(
+      /id="stats">Since [^:]+:[^<]*1 runs \(0 failed\)/,
+    );
     const js = await browser.request('/assets/uplot.js');
     expect(js.status).toBe(200);
     expect(await js.text()).toContain('uPlot');
