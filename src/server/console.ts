@@ -314,7 +314,10 @@ export function createConsole(manager: AuthSessionManager, options: ConsoleOptio
     };
     const auth = pick('auth');
     const state = pick('state');
-    const labels = pick('labels');
+    // `labels=customer=acme,tier=gold`, and/or one `label=customer=acme` per label.
+    const each = (c.req.queries('label') ?? []).filter((v) => v !== '');
+    const joined = [pick('labels'), ...each].filter((v) => v !== undefined).join(',');
+    const labels = joined === '' ? undefined : joined.slice(0, 2000);
     const cursor = pick('cursor');
     return {
       ...(auth === undefined ? {} : { auth }),

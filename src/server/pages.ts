@@ -29,6 +29,7 @@ export function layout(ctx: PageContext, title: string, body: Html, refreshSecon
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <link rel="icon" href="data:,">
+${ctx.csrf === undefined ? '' : html`<meta name="csrf-token" content="${ctx.csrf}">`}
 ${refreshSeconds === undefined ? '' : html`<meta http-equiv="refresh" content="${refreshSeconds}">`}
 <title>${title} · auth-sessions</title>
 <link rel="stylesheet" href="${ctx.base}/assets/console.css">

@@ -274,6 +274,7 @@ describe('console pages', () => {
     expect(ids(again)[0]).toBe(ids(second)[1]);
     const acme = await (await browser.request('/?labels=customer%3Dacme')).text();
     expect(ids(acme)).toHaveLength(40);
+    expect(ids(await (await browser.request('/?label=customer%3Dacme')).text())).toEqual(ids(acme));
     expect(acme).not.toContain('globex');
     const api = (await (
       await browser.request('/api/sessions?labels=customer%3Dacme&state=active&auth=site')
@@ -322,6 +323,16 @@ describe('console pages', () => {
     expect(confirm).toContain('Delete for good');
     expect((await browser.post('/sessions/acme-1/delete', { _csrf: csrf })).status).toBe(400);
     expect(await manager.get('acme-1')).toBeDefined();
+    // Scripts send the token of the page's <meta name="csrf-token"> as a header.
+    const meta = /<meta name="csrf-token" content="([^"]+)">/.exec(confirm)?.[1];
+    expect(meta).toBe(csrf);
+    const byHeader = await browser.request('/sessions/acme-1/labels', {
+      method: 'POST',
+      headers: { 'x-csrf-token': meta!, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'labels=via%3Dheader',
+    });
+    expect(byHeader.status).toBe(303);
+    expect((await manager.get('acme-1'))?.labels).toEqual({ via: 'header' });
     const deleted = await browser.post('/sessions/acme-1/delete', { _csrf: csrf, confirm: 'yes' });
     expect(deleted.status).toBe(303);
     expect(await manager.get('acme-1')).toBeUndefined();
