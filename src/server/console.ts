@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { inspect } from 'node:util';
 import { serve } from '@hono/node-server';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -581,8 +582,7 @@ export function createConsole(manager: AuthSessionManager, options: ConsoleOptio
     await connect?.close();
   };
 
-  return {
-    token,
+  const web = {
     fetch: async (request: Request) => {
       if (closed) return new Response('The console is closed', { status: 503 });
       return app.fetch(request);
@@ -617,7 +617,13 @@ export function createConsole(manager: AuthSessionManager, options: ConsoleOptio
       servers.add(listening);
       return listening;
     },
-    connectLink: async (target, linkOptions) => getConnect().connectLink(target, linkOptions),
+    connectLink: async (target: ConnectTarget, linkOptions?: ConnectLinkOptions) =>
+      getConnect().connectLink(target, linkOptions),
     close,
+    // The token never shows in logs: not enumerable, and left out of JSON and util.inspect.
+    toJSON: () => ({ basePath: base, closed }),
+    [inspect.custom]: () => `WebConsole { basePath: ${JSON.stringify(base)}, closed: ${closed} }`,
   };
+  Object.defineProperty(web, 'token', { value: token, enumerable: false });
+  return web as typeof web & WebConsole;
 }

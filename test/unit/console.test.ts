@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { AuthSessionManager, createMemoryStore, defineAuth } from '../../src/index.js';
@@ -562,6 +563,8 @@ describe('console canary: no credential, cookie or token in any response', () =>
     }
     await reader.cancel();
     bodies.push(stream);
+    bodies.push(inspect(web, { showHidden: false, depth: 5 }), JSON.stringify(web), String(Object.keys(web)));
+    expect(web.token).toBe(TOKEN);
     const all = bodies.join('\n');
     expect(all).toContain('carol-1');
     expect(stream).toContain('"state":"active"');
