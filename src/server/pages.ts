@@ -210,7 +210,7 @@ ${
     ? html`<a class="button" href="${ctx.base}/sessions/${id}/credentials">Update credentials</a>`
     : html`<form method="post" action="${ctx.base}/sessions/${id}/record">${csrfField(ctx)}<button type="submit">Record again</button></form>`
 }
-<a class="button danger" href="${ctx.base}/sessions/${id}/delete">Delete…</a>
+<form method="get" action="${ctx.base}/sessions/${id}/delete"><button class="danger" type="submit">Delete…</button></form>
 </div>
 <h2>Labels</h2>
 <form method="post" action="${ctx.base}/sessions/${id}/labels">${csrfField(ctx)}

@@ -104,15 +104,15 @@ describe('web console in Chromium', () => {
     // Validate from the page (with the password back, the refresh logs in again).
     h.site.changePassword('alice', 'pw-alice-1');
     await page.goto(`${server.url}sessions/acme-2`);
-    await page.click('button:has-text("Validate")');
+    await page.getByRole('button', { name: 'Validate' }).click();
     await page.locator('.notice', { hasText: 'Validated' }).waitFor();
     expect((await h.manager.get('acme-2'))?.lastCheckedAt).toBeDefined();
 
     // Delete, confirmed.
-    await page.click('a:has-text("Delete…")');
+    await page.getByRole('button', { name: 'Delete…' }).click();
     await page.locator('h1', { hasText: 'Delete session' }).waitFor();
     expect(await h.manager.get('acme-2')).toBeDefined();
-    await page.click('button:has-text("Delete for good")');
+    await page.getByRole('button', { name: 'Delete for good' }).click();
     await page.locator('.notice', { hasText: 'Session deleted' }).waitFor();
     expect(await h.manager.get('acme-2')).toBeUndefined();
     expect(await page.locator('#sessions').textContent()).not.toContain('acme-2');
