@@ -462,6 +462,60 @@ export function createConsole(manager: AuthSessionManager, options: ConsoleOptio
     return c.redirect(`${here(session.id)}?done=labels`, 303);
   });
 
+  // The same actions for scripts: JSON in and out, the CSRF token in an `x-csrf-token` header.
+  const jsonError = (c: Context<Env>, err: unknown) => {
+    const code = isAuthSessionError(err) ? err.code : 'ERROR';
+    const status = code === 'SESSION_NOT_FOUND' ? 404 : code === 'INVALID_OPTIONS' ? 400 : 409;
+    return c.json({ error: { code, message: failureText(err) } }, status);
+  };
+  const apiSession = async (c: Context<Env>) => {
+    const session = await sessionOr404(c);
+    return session instanceof Response ? c.json({ error: { code: 'SESSION_NOT_FOUND' } }, 404) : session;
+  };
+  app.post('/api/sessions/:id/validate', async (c) => {
+    const session = await apiSession(c);
+    if (session instanceof Response) return session;
+    try {
+      return c.json({ session: await manager.validate(session.id) });
+    } catch (err) {
+      return jsonError(c, err);
+    }
+  });
+  app.post('/api/sessions/:id/labels', async (c) => {
+    const session = await apiSession(c);
+    if (session instanceof Response) return session;
+    const body = (await c.req.json().catch(() => undefined)) as { labels?: unknown } | undefined;
+    const labels = body?.labels;
+    if (
+      typeof labels !== 'object' ||
+      labels === null ||
+      Array.isArray(labels) ||
+      Object.values(labels).some((v) => typeof v !== 'string')
+    ) {
+      return c.json(
+        { error: { code: 'INVALID_OPTIONS', message: 'Send { "labels": { "name": "value" } }' } },
+        400,
+      );
+    }
+    try {
+      return c.json({
+        session: await manager.update(session.id, { labels: labels as Record<string, string> }),
+      });
+    } catch (err) {
+      return jsonError(c, err);
+    }
+  });
+  app.delete('/api/sessions/:id', async (c) => {
+    const session = await apiSession(c);
+    if (session instanceof Response) return session;
+    try {
+      await manager.delete(session.id);
+      return c.body(null, 204);
+    } catch (err) {
+      return jsonError(c, err);
+    }
+  });
+
   app.get('/sessions/:id/delete', async (c) => {
     const session = await sessionOr404(c);
     if (session instanceof Response) return session;

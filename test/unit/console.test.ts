@@ -445,6 +445,35 @@ describe('console pages', () => {
   });
 });
 
+describe('console JSON actions', () => {
+  it('validates, edits labels and deletes with the CSRF header, and refuses without it', async () => {
+    const { manager, web } = setup();
+    await manager.create('site', { id: 'acme-1', credentials: ALICE });
+    const browser = new Browser(web);
+    await browser.signIn();
+    const csrf = await browser.csrf();
+    const json = (method: string, path: string, body?: unknown, token: string | undefined = csrf) =>
+      browser.request(path, {
+        method,
+        headers: { 'content-type': 'application/json', ...(token ? { 'x-csrf-token': token } : {}) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    expect((await json('POST', '/api/sessions/acme-1/validate', undefined, '')).status).toBe(403);
+    const validated = await json('POST', '/api/sessions/acme-1/validate');
+    expect(validated.status).toBe(200);
+    expect(((await validated.json()) as { session: { state: string } }).session.state).toBe('active');
+    const labelled = await json('POST', '/api/sessions/acme-1/labels', { labels: { tier: 'gold' } });
+    expect(labelled.status).toBe(200);
+    expect((await manager.get('acme-1'))?.labels).toEqual({ tier: 'gold' });
+    expect((await json('POST', '/api/sessions/acme-1/labels', { labels: ['x'] })).status).toBe(400);
+    expect((await json('DELETE', '/api/sessions/acme-1', undefined, 'wrong')).status).toBe(403);
+    expect(await manager.get('acme-1')).toBeDefined();
+    expect((await json('DELETE', '/api/sessions/acme-1')).status).toBe(204);
+    expect(await manager.get('acme-1')).toBeUndefined();
+    expect((await json('DELETE', '/api/sessions/acme-1')).status).toBe(404);
+  });
+});
+
 describe('manager.sessions({ after })', () => {
   it('lists what comes after a session, and nothing when that session is gone', async () => {
     const { manager } = setup();
