@@ -34,7 +34,7 @@ export interface SqliteBenchOptions {
 /** Labels `customer: c0 … c99`: a label filter matches 1% of the sessions. */
 const CUSTOMERS = 100;
 
-interface Store {
+export interface Store {
   readonly keyv: Keyv;
   readonly manager: AuthSessionManager;
   readonly ids: string[];
@@ -198,7 +198,7 @@ export async function benchSqlite(options: SqliteBenchOptions): Promise<BenchRep
 }
 
 /** Writes `count` copies of a record straight into the SQLite table, in one transaction. */
-async function seed(store: Store, raw: string, count: number): Promise<void> {
+export async function seed(store: Store, raw: string, count: number): Promise<void> {
   const adapter = store.keyv.store as {
     query: (sql: string, ...params: unknown[]) => Promise<unknown[]>;
     opts: { table: string };

@@ -10,6 +10,7 @@
  *
  * --ttl N   lifetime of the site's sessions in seconds (default 5)
  * --keep    keep the demo session in the store at the end (the next run replaces it)
+ * --console at the end, serve the web console on 127.0.0.1 and print a URL that signs you in; Ctrl-C stops it
  *
  * Output is plain text (colour only on a terminal; NO_COLOR turns it off). A second run works the same way:
  * the demo session has a fixed id and is deleted at the end, so the store does not grow.
@@ -19,6 +20,8 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 // In your own code: `from 'auth-sessions'`.
 import { type AuthSessionInfo, AuthSessionManager, isAuthSessionError } from '../src/index.js';
+// In your own code: `from 'auth-sessions/server'`.
+import { createConsole } from '../src/server/index.js';
 import { DEMO_USER, demoSiteAuth, readAccount } from './demo-auth.js';
 import { type DemoSite, startDemoSite } from './demo-site/server.js';
 
@@ -65,26 +68,30 @@ function expectThat(condition: boolean, what: string): void {
 
 // ——— the demo ————————————————————————————————————————————————————————————————————————————————————————
 
-const USAGE = 'usage: tsx examples/demo.ts [--ttl 5] [--keep]';
+const USAGE = 'usage: tsx examples/demo.ts [--ttl 5] [--keep] [--console]';
 
-function parseOptions(): { ttlSeconds: number; keepSession: boolean } {
+function parseOptions(): { ttlSeconds: number; keepSession: boolean; showConsole: boolean } {
   try {
     const { values } = parseArgs({
-      options: { ttl: { type: 'string', default: '5' }, keep: { type: 'boolean', default: false } },
+      options: {
+        ttl: { type: 'string', default: '5' },
+        keep: { type: 'boolean', default: false },
+        console: { type: 'boolean', default: false },
+      },
       strict: true,
     });
     const ttl = Number(values.ttl);
     if (!(Number.isFinite(ttl) && ttl >= 1 && ttl <= 30)) {
       throw new Error('--ttl must be a number of seconds from 1 to 30');
     }
-    return { ttlSeconds: ttl, keepSession: values.keep === true };
+    return { ttlSeconds: ttl, keepSession: values.keep === true, showConsole: values.console === true };
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
     process.exit(2);
   }
 }
 
-const { ttlSeconds, keepSession } = parseOptions();
+const { ttlSeconds, keepSession, showConsole } = parseOptions();
 
 // Ctrl-C stops the current step; everything is still closed on the way out.
 const interrupt = new AbortController();
@@ -127,6 +134,7 @@ async function main(): Promise<void> {
       line(`removed the session "${SESSION_ID}" left by an earlier run (${leftover.state})`);
     }
     await runDemo(manager, site, keyExisted, keyPath);
+    if (showConsole) await serveConsole(manager);
   } finally {
     step = 'cleanup';
     if (!keepSession) await manager.delete(SESSION_ID).catch(() => undefined);
@@ -280,6 +288,26 @@ async function runDemo(
   line(
     `site: ${stats.logins} logins, ${stats.failedLogins} failed logins · browser: ${manager.browser.stats().contextsOpened} contexts opened, ${manager.browser.stats().openContexts} open now`,
   );
+}
+
+/** `--console`: the web console over the demo's manager, until Ctrl-C. */
+async function serveConsole(manager: AuthSessionManager): Promise<void> {
+  heading('Web console');
+  step = 'console';
+  const web = createConsole(manager);
+  const { url } = await web.listen({ port: 0, host: '127.0.0.1' });
+  try {
+    line(`the console serves the demo's sessions on ${url}`);
+    line(`open ${bold(`${url}?token=${web.token}`)}`);
+    detail('the link signs you in (keep it to yourself); Ctrl-C stops the console and ends the demo');
+    await new Promise<void>((resolvePromise) => {
+      if (interrupt.signal.aborted) resolvePromise();
+      else interrupt.signal.addEventListener('abort', () => resolvePromise(), { once: true });
+    });
+    process.stdout.write('\n');
+  } finally {
+    await web.close();
+  }
 }
 
 function stateText(session: AuthSessionInfo): string {

@@ -12,6 +12,7 @@ const MODULE_NAMES = {
   'bullmq/index.ts': 'auth-sessions/bullmq',
   'conformance/index.ts': 'auth-sessions/conformance',
   'playwright/index.ts': 'auth-sessions/playwright',
+  'server/index.ts': 'auth-sessions/server',
 };
 
 /** Category of an export, by where it is declared (first match wins). */
@@ -33,6 +34,7 @@ const CATEGORIES = [
   [/^testing\//, 'Testing kit'],
   [/^conformance\//, 'Conformance'],
   [/^playwright\//, 'Playwright Test'],
+  [/^server\//, 'Web console'],
 ];
 
 const SRC = `${process.cwd().replaceAll('\\', '/')}/src/`;

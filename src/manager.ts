@@ -157,6 +157,11 @@ export interface ListFilter<N extends string = string> {
   readonly labels?: Readonly<Record<string, string>>;
   /** At most this many. */
   readonly limit?: number;
+  /**
+   * Starts after the session with this id, in the store's listing order: pass the id of the last session of
+   * one page to get the next. Skipped sessions are not decoded. Nothing is listed when that session is gone.
+   */
+  readonly after?: string;
 }
 
 /**
@@ -382,6 +387,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
   async *sessions(filter: ListFilter<AuthNameOf<A>> = {}): AsyncGenerator<AuthSessionInfo> {
     this.#assertOpen();
     assertKnownOptions(filter, CALL_OPTION_NAMES.list, 'list(filter)');
+    if (filter.after !== undefined) assertSessionId(filter.after, 'list(filter): "after"');
     const states = filter.state === undefined ? undefined : new Set<string>([filter.state].flat());
     const labels = Object.entries(filter.labels ?? {});
     let count = 0;
@@ -400,6 +406,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
           error: { code: err.code, message: `Skipped session "${id}": ${err.message}` },
         }),
       term,
+      filter.after,
     )) {
       if (filter.auth !== undefined && record.auth !== filter.auth) continue;
       if (states && !states.has(record.state)) continue;

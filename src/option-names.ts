@@ -146,7 +146,7 @@ export const CALL_OPTION_NAMES = {
     device: true,
     pollInterval: true,
   }),
-  list: names<ListFilter>({ auth: true, state: true, labels: true, limit: true }),
+  list: names<ListFilter>({ auth: true, state: true, labels: true, limit: true, after: true }),
   leaseFilter: names<LeaseFilter>({ auth: true, labels: true }),
   lease: names<LeaseOptions>({ ttlMs: true, waitMs: true, signal: true }),
 } as const;

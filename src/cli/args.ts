@@ -120,6 +120,18 @@ export const COMMANDS = {
     positionals: [],
     options: {},
   },
+  serve: {
+    summary: 'serve the web console; prints its URL with a sign-in token (Ctrl-C stops it)',
+    positionals: [],
+    options: {
+      port: { type: 'string', short: 'p', description: 'TCP port (default 4000; 0 picks a free one)' },
+      host: {
+        type: 'string',
+        description:
+          'interface to listen on (default 127.0.0.1; anything else exposes the console to the network)',
+      },
+    },
+  },
   completion: {
     summary: 'print a shell completion script: bash, zsh or fish',
     positionals: ['shell'],

@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import { AuthSessionError } from '../errors.js';
 import type { AuthSessionManager } from '../manager.js';
 import type { HistoryEntry } from '../monitor/history.js';
+import { createConsole } from '../server/index.js';
 import type { AuthSessionInfo } from '../session/info.js';
 import { parseJsonSafely } from '../session/record.js';
 import { SESSION_STATES, type SessionState } from '../session/states.js';
@@ -490,6 +492,35 @@ const rotateKeyCommand: Command = async (ctx) => {
   return result.failed > 0 ? EXIT.FAILURE : EXIT.OK;
 };
 
+const serveCommand: Command = async (ctx) => {
+  const portText = str(ctx, 'port');
+  if (portText !== undefined && !(/^\d+$/.test(portText) && Number(portText) <= 65_535)) {
+    throw new UsageError(`--port must be a port number from 0 to 65535, got "${portText}"`);
+  }
+  const port = portText === undefined ? 4000 : Number(portText);
+  const host = str(ctx, 'host') ?? '127.0.0.1';
+  // A token of this run only: whoever has the printed URL can sign in while the command runs.
+  const token = ctx.io.env.AUTH_SESSIONS_CONSOLE_TOKEN || randomBytes(32).toString('base64url');
+  const web = createConsole(ctx.manager, { token });
+  const listening = await web.listen({ port, host });
+  try {
+    const signInUrl = `${listening.url}?token=${encodeURIComponent(token)}`;
+    if (ctx.json) emitJson(ctx, { url: listening.url, signInUrl });
+    else {
+      out(ctx, `${ctx.paint('green', '✔')} console on ${listening.url}`);
+      out(ctx, `open ${signInUrl}`);
+      note(ctx, ctx.paint('dim', 'The URL signs you in: do not share it. Ctrl-C stops the console.'));
+    }
+    await new Promise<void>((resolve) => {
+      if (ctx.io.signal.aborted) resolve();
+      else ctx.io.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+  } finally {
+    await web.close();
+  }
+  return EXIT.OK;
+};
+
 /** Every command, by name. */
 export const COMMAND_HANDLERS: Readonly<Record<CommandName, Command>> = {
   list: listCommand,
@@ -502,6 +533,7 @@ export const COMMAND_HANDLERS: Readonly<Record<CommandName, Command>> = {
   export: exportCommand,
   import: importCommand,
   'rotate-key': rotateKeyCommand,
+  serve: serveCommand,
   completion: async (ctx) => {
     ctx.io.stdout.write(completionScript(ctx.positionals.shell!));
     return EXIT.OK;

@@ -415,10 +415,14 @@ export class SessionStore {
     }
   }
 
-  /** Streams every session record (invalid ones are reported through `onCorrupt` and skipped). */
+  /**
+   * Streams every session record (invalid ones are reported through `onCorrupt` and skipped); with `after`,
+   * only the records listed after the one with that id (those before it are skipped undecoded).
+   */
   async *records(
     onCorrupt?: (id: string, err: AuthSessionError) => void,
     term?: IndexTerm,
+    after?: string,
   ): AsyncGenerator<SessionRecord> {
     await this.#ready();
     if (!this.canList) {
@@ -435,6 +439,7 @@ export class SessionStore {
         ? this.#store.scanWhere(SESSION_PREFIX, term)
         : this.#store.scan(SESSION_PREFIX);
     const iterator = entries[Symbol.asyncIterator]();
+    let skipping = after !== undefined;
     try {
       while (true) {
         const step = await this.#call('list', () => iterator.next());
@@ -442,6 +447,10 @@ export class SessionStore {
         const [key, raw] = step.value;
         if (!key.startsWith(SESSION_PREFIX)) continue;
         const id = key.slice(SESSION_PREFIX.length);
+        if (skipping) {
+          skipping = id !== after;
+          continue;
+        }
         try {
           yield this.#checked(decodeRecord(raw, id));
         } catch (err) {

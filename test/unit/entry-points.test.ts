@@ -50,6 +50,7 @@ describe('entry points load with their own optional peers only', () => {
     ['bullmq/index.ts', ['@keyv/redis', 'bullmq', 'redis']],
     // Only types come from @playwright/test: the fixtures load without it.
     ['playwright/index.ts', []],
+    ['server/index.ts', []],
   ];
   for (const [entry, allowed] of cases) {
     it(`src/${entry} reaches ${allowed.length ? allowed.join(', ') : 'no optional peer'}`, () => {
