@@ -536,10 +536,8 @@ function readCredentials(
       out[field.name] = value === 'true';
       continue;
     }
-    if (value === undefined || value === '') {
-      if (!field.optional) out[field.name] = '';
-      continue;
-    }
+    // An empty box is a missing value: the schema then names the field if it is required.
+    if (value === undefined || value === '') continue;
     out[field.name] = field.type === 'number' || field.type === 'integer' ? Number(value) : value;
   }
   return out;
