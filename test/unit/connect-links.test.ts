@@ -287,6 +287,8 @@ describe('credentials flow', () => {
     expect(ask.status).toBe(200);
     expect(ask.body).toContain('Enter the code sent to you');
     expect(ask.body).toContain('autocomplete="one-time-code"');
+    const token = url.slice(url.lastIndexOf('/') + 1);
+    expect(ask.body).toContain(`action="${token}/answer"`);
     const [pending] = await h.manager.list();
     expect(pending).toMatchObject({ state: 'pending', labels: { customer: 'acme' } });
 

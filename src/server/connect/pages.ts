@@ -107,7 +107,7 @@ export function inputPage(
     `Connect ${auth}`,
     html`<h1>Connect your ${auth} account</h1>
 ${errorLine(error)}
-<form method="post" action="${link.token}/input" autocomplete="off">
+<form method="post" action="${link.token}/answer" autocomplete="off">
 <input type="hidden" name="csrf" value="${link.csrf}">
 <input type="hidden" name="request" value="${request.id}">
 <label for="f-input">${request.message}</label>
