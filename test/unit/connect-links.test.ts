@@ -255,6 +255,25 @@ describe('links', () => {
     expect(await h.manager.list()).toHaveLength(1);
   });
 
+  it('behind a proxy that strips a path prefix and ends TLS, cookie and redirects follow the public URL', async () => {
+    const h = setup({ publicUrl: 'https://ops.example/admin/' });
+    const { url } = await h.connect.connectLink({ auth: 'crm' });
+    expect(url.startsWith('https://ops.example/admin/connect/')).toBe(true);
+    const token = url.slice(url.lastIndexOf('/') + 1);
+    const person = new Browser(h);
+    const local = `${ORIGIN}/connect/${token}`; // what reaches the process
+    const form = await person.get(local);
+    const posted = await person.post(`${local}/credentials`, {
+      csrf: csrfOf(form.body),
+      'c.username': 'alice',
+      'c.password': ALICE_PW,
+    });
+    expect(posted.res.headers.get('location')).toBe(`/admin/connect/${token}`);
+    const cookie = posted.res.headers.get('set-cookie')!;
+    expect(cookie).toContain(`Path=/admin/connect/${token}`);
+    expect(cookie).toMatch(/Secure/);
+  });
+
   it('two posts racing for one unused link: one wins, the other is refused', async () => {
     const h = setup();
     const { url } = await h.connect.connectLink({ auth: 'crm' });

@@ -152,6 +152,20 @@ export function createConnect(manager: AuthSessionManager, options: ConnectOptio
   const used = new UsedLinks(MAX_VISIT_MS);
   let closed = false;
 
+  /**
+   * The link's path as the person's browser sees it (from `publicUrl`, so a proxy that strips a prefix does
+   * not break the cookie's scope or the redirects).
+   */
+  const publicPath = (token: string): string | undefined => {
+    const base = options.publicUrl();
+    if (!base) return undefined;
+    try {
+      return `${new URL(base).pathname.replace(/\/+$/, '')}${mountPath}/${token}`;
+    } catch {
+      return undefined;
+    }
+  };
+
   const prune = () => {
     void Promise.allSettled(used.prune(clock.now()));
   };
@@ -210,8 +224,7 @@ export function createConnect(manager: AuthSessionManager, options: ConnectOptio
     const token = c.req.param('token') ?? '';
     const payload = verifyLink(secret, token);
     if (!payload) return refuse(c, 'This link is not valid. Ask for a new one.');
-    const segments = c.req.path.split('/');
-    const path = segments.slice(0, segments.length - pathEnd).join('/');
+    const path = publicPath(token) ?? requestPath(c.req.path, pathEnd);
     const page: PageLink = { token, csrf: deriveToken(secret, 'csrf', payload.n) };
     if (used.has(payload.n)) {
       const visit = used.visit(payload.n, clock.now()) as Visit<Flow> | undefined;
@@ -236,7 +249,8 @@ export function createConnect(manager: AuthSessionManager, options: ConnectOptio
       path: link.path,
       httpOnly: true,
       sameSite: 'Lax',
-      secure: new URL(c.req.url).protocol === 'https:',
+      // Behind a proxy that ends TLS the request itself is plain HTTP: the public URL tells.
+      secure: new URL(c.req.url).protocol === 'https:' || /^https:/i.test(options.publicUrl() ?? ''),
       maxAge: MAX_VISIT_MS / 1000,
     });
     return visit as Visit<Flow>;
@@ -498,6 +512,12 @@ async function linkTarget(manager: AuthSessionManager, target: ConnectTarget): P
   manager.describeAuth(target.auth); // UNKNOWN_AUTH for a name the manager does not serve
   const labels = target.labels === undefined ? undefined : parseSessionLabels(target.labels);
   return labels && Object.keys(labels).length > 0 ? { a: target.auth, l: labels } : { a: target.auth };
+}
+
+/** The link's path from the request's own path, `pathEnd` segments after the token cut off. */
+function requestPath(path: string, pathEnd: 0 | 1): string {
+  const segments = path.split('/');
+  return segments.slice(0, segments.length - pathEnd).join('/');
 }
 
 function authOf(payload: LinkPayload, flow: Flow): string {

@@ -106,24 +106,18 @@ export class RecorderFlow implements VisitFlow {
         ...(this.#target.kind === 'create' && this.#target.labels ? { labels: this.#target.labels } : {}),
       })
       .then(
-        (session) => {
+        async (session) => {
           this.#sessionId = session.id;
+          const view = this.#ended();
           this.#set({ step: 'connected', sessionId: session.id });
+          await view?.close();
         },
-        (err: unknown) => {
-          if (this.#disposed) return;
-          this.#set({ step: 'idle', error: explain(err) });
+        async (err: unknown) => {
+          const view = this.#ended();
+          if (!this.#disposed) this.#set({ step: 'idle', error: explain(err) });
+          await view?.close();
         },
-      )
-      .finally(async () => {
-        this.#clearLeave();
-        const view = this.#view;
-        this.#view = undefined;
-        this.#viewStops.clear();
-        this.#abort = undefined;
-        this.#running = undefined;
-        await view?.close();
-      });
+      );
   }
 
   /** Receives the status now and every change, and the pictures while the browser is open. */
@@ -164,6 +158,18 @@ export class RecorderFlow implements VisitFlow {
     this.#listeners.clear();
     this.#viewStops.clear();
     await running;
+  }
+
+  /** The recording is over: ready to start again (before anyone hears of it); returns the view to close. */
+  #ended(): LiveView | undefined {
+    this.#clearLeave();
+    const view = this.#view;
+    this.#view = undefined;
+    for (const stop of this.#viewStops.values()) stop();
+    this.#viewStops.clear();
+    this.#abort = undefined;
+    this.#running = undefined;
+    return view;
   }
 
   #attach(listener: (event: RecorderEvent) => void): void {
