@@ -1,8 +1,8 @@
 /**
  * Connect links in real Chromium: the connect routes in a tiny Hono app on 127.0.0.1, a person's browser
  * driven by Playwright, the demo site as the remote site. A credentials auth with an e-mailed one-time code
- * answered in the page; a recorder auth logged in through the live view only (clicks and typing on the
- * streamed picture); a used link refused; a live view left alone gives up and closes its browser.
+ * answered in the page; a recorder auth logged in through the live view only (clicks, typing and a paste on
+ * the streamed picture); a used link refused; a live view left alone gives up and closes its browser.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -191,7 +191,15 @@ describe('connect links in real Chromium', () => {
       };
 
       await clickOnPicture('#username');
-      await page.keyboard.type(ALICE.username);
+      await page.keyboard.type(ALICE.username.slice(0, 3));
+      // The rest is pasted: a paste event on the focused live view, as Ctrl+V with text on the clipboard makes.
+      await page.evaluate((text) => {
+        const data = new DataTransfer();
+        data.setData('text/plain', text);
+        document.activeElement!.dispatchEvent(
+          new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }),
+        );
+      }, ALICE.username.slice(3));
       await clickOnPicture('#password');
       await page.keyboard.type(ALICE.password);
       await clickOnPicture('#login');
