@@ -1,7 +1,41 @@
-import type { Hono } from 'hono';
-import type { Clock } from '../../clock.js';
+import { randomBytes } from 'node:crypto';
+import type { Context } from 'hono';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { getCookie, setCookie } from 'hono/cookie';
+import { streamSSE } from 'hono/streaming';
+import { z } from 'zod';
+import { type Clock, systemClock } from '../../clock.js';
+import { durationOption } from '../../duration.js';
 import { AuthSessionError } from '../../errors.js';
 import type { AuthSessionManager } from '../../manager.js';
+import type { AuthDescription } from '../../monitor/describe-auth.js';
+import { assertKnownOptions } from '../../option-names.js';
+import { assertSessionId, parseSessionLabels } from '../../session-options.js';
+import { CONNECT_CSS, LIVE_VIEW_JS } from './assets.js';
+import { CredentialsFlow } from './credentials-flow.js';
+import {
+  deriveToken,
+  type LinkPayload,
+  MAX_TOKEN_CHARS,
+  sameSecret,
+  signLink,
+  verifyLink,
+} from './link-token.js';
+import {
+  connectedPage,
+  credentialsPage,
+  fieldName,
+  inputPage,
+  livePage,
+  type PageLink,
+  recorderStartPage,
+  refusedPage,
+  workingPage,
+} from './pages.js';
+import { type RecorderEvent, RecorderFlow } from './recorder-flow.js';
+import { securityHeaders } from './security-headers.js';
+import { UsedLinks, type Visit } from './used-links.js';
 
 /** What a connect link connects: an existing session, or a new one of `auth` with `labels`. */
 export type ConnectTarget =
@@ -30,6 +64,17 @@ export interface ConnectOptions {
   readonly publicUrl: () => string | undefined;
   /** Time source of link expiry. */
   readonly clock?: Clock;
+  /**
+   * Milliseconds a person has to log in on the live view of a recorder auth (the recorder's `timeoutMs`).
+   * @default 600000 (10 minutes)
+   */
+  readonly recordTimeoutMs?: number;
+  /**
+   * Milliseconds a live recording goes on with no page watching it (the person closed the tab) before it is
+   * given up and its browser closed.
+   * @default 60000
+   */
+  readonly leaveTimeoutMs?: number;
 }
 
 /** The connect pages: routes to mount, and the function that makes links. */
@@ -42,10 +87,486 @@ export interface Connect {
   close(): Promise<void>;
 }
 
+/** Default of {@link ConnectLinkOptions.ttlMs}: 15 minutes. */
+export const DEFAULT_LINK_TTL_MS = 15 * 60_000;
+/** The longest a link may live: a week. */
+const MAX_LINK_TTL_MS = 7 * 24 * 60 * 60_000;
+/** How long a visit (the browser that used a link) may go on. */
+const MAX_VISIT_MS = 60 * 60_000;
+/** Request bodies larger than this are refused (413): credentials forms and input events are small. */
+export const MAX_BODY_BYTES = 64 * 1024;
+/** The longest pasted text the live view takes in one event. */
+const MAX_PASTE_CHARS = 10_000;
+const VISIT_COOKIE = 'connect_visit';
+const LINK_OPTION_NAMES: readonly string[] = Object.keys({ ttlMs: true } satisfies {
+  readonly [K in keyof Required<ConnectLinkOptions>]: true;
+});
+
+type Flow = CredentialsFlow | RecorderFlow;
+
+/** A link that checked out: what it says, its page values, and its visit when it was used. */
+interface Resolved {
+  readonly payload: LinkPayload;
+  readonly page: PageLink;
+  /** The path of the link itself (the page), whatever route the request came to. */
+  readonly path: string;
+  readonly visit?: Visit<Flow>;
+}
+
+const liveInput = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('click'), x: z.number().finite(), y: z.number().finite() }).strict(),
+  z
+    .object({
+      type: z.literal('key'),
+      key: z.string().min(1).max(32),
+      ctrl: z.boolean().optional(),
+      alt: z.boolean().optional(),
+      meta: z.boolean().optional(),
+      shift: z.boolean().optional(),
+    })
+    .strict(),
+  z.object({ type: z.literal('text'), text: z.string().min(1).max(MAX_PASTE_CHARS) }).strict(),
+]);
+
 /**
  * Builds the connect pages for `manager` (internal: `createConsole` mounts them).
- * Placeholder until the connect pages land; the console wires it in.
+ *
+ * A link is `<publicUrl><mountPath>/<token>`, the token being what it connects and until when, with an
+ * HMAC-SHA256 made with a random key of this process: links verify only in the process that made them, and
+ * their single use is recorded in this process (see `docs/connect-links.md`).
+ *
+ * @example
+ * ```ts
+ * const connect = createConnect(manager, { mountPath: '/connect', publicUrl: () => 'https://ops.example' });
+ * app.route('/connect', connect.app);
+ * const { url } = await connect.connectLink({ auth: 'crm', labels: { customer: 'acme' } }, { ttlMs: 600_000 });
+ * ```
  */
-export function createConnect(_manager: AuthSessionManager, _options: ConnectOptions): Connect {
-  throw new AuthSessionError('INVALID_STATE', 'Connect links are not available in this build');
+export function createConnect(manager: AuthSessionManager, options: ConnectOptions): Connect {
+  const clock = options.clock ?? systemClock;
+  const recordTimeoutMs = durationOption(options.recordTimeoutMs, 'recordTimeoutMs') ?? 10 * 60_000;
+  const leaveTimeoutMs = durationOption(options.leaveTimeoutMs, 'leaveTimeoutMs') ?? 60_000;
+  const mountPath = normaliseMountPath(options.mountPath);
+  // Never leaves this process: no link, page or stream carries it or anything it could be computed from.
+  const secret = new Uint8Array(randomBytes(32));
+  const used = new UsedLinks(MAX_VISIT_MS);
+  let closed = false;
+
+  /**
+   * The link's path as the person's browser sees it (from `publicUrl`, so a proxy that strips a prefix does
+   * not break the cookie's scope or the redirects).
+   */
+  const publicPath = (token: string): string | undefined => {
+    const base = options.publicUrl();
+    if (!base) return undefined;
+    try {
+      return `${new URL(base).pathname.replace(/\/+$/, '')}${mountPath}/${token}`;
+    } catch {
+      return undefined;
+    }
+  };
+
+  const prune = () => {
+    void Promise.allSettled(used.prune(clock.now()));
+  };
+
+  const describeTarget = async (
+    payload: LinkPayload,
+  ): Promise<{ description: AuthDescription; sessionId?: string } | undefined> => {
+    try {
+      if ('s' in payload.t) {
+        const info = await manager.get(payload.t.s);
+        if (!info) return undefined;
+        return { description: manager.describeAuth(info.auth), sessionId: info.id };
+      }
+      return { description: manager.describeAuth(payload.t.a) };
+    } catch (err) {
+      if (
+        err instanceof AuthSessionError &&
+        (err.code === 'UNKNOWN_AUTH' || err.code === 'SESSION_NOT_FOUND')
+      ) {
+        return undefined;
+      }
+      throw err;
+    }
+  };
+
+  const newFlow = (payload: LinkPayload, description: AuthDescription, sessionId?: string): Flow => {
+    const labels = 'a' in payload.t ? payload.t.l : undefined;
+    if (description.type === 'recorder') {
+      return new RecorderFlow(
+        manager,
+        sessionId
+          ? { kind: 'update', auth: description.name, sessionId }
+          : { kind: 'create', auth: description.name, ...(labels ? { labels } : {}) },
+        clock,
+        { timeoutMs: recordTimeoutMs, leaveMs: leaveTimeoutMs },
+      );
+    }
+    return new CredentialsFlow(
+      manager,
+      sessionId
+        ? { kind: 'update', auth: description.name, sessionId }
+        : { kind: 'create', auth: description.name, ...(labels ? { labels } : {}) },
+    );
+  };
+
+  const refuse = (c: Context, message: string, status: 403 | 404 | 410 = 403) =>
+    c.html(refusedPage(message), status);
+
+  /**
+   * Checks the link of a request: signature (constant time), then its visit (the browser that used it)
+   * or, for a link not used yet, its expiry.
+   */
+  const resolve = async (c: Context, pathEnd: 0 | 1): Promise<Resolved | Response> => {
+    if (closed) return refuse(c, 'This service is shutting down. Try again later.');
+    prune();
+    const token = c.req.param('token') ?? '';
+    const payload = verifyLink(secret, token);
+    if (!payload) return refuse(c, 'This link is not valid. Ask for a new one.');
+    const path = publicPath(token) ?? requestPath(c.req.path, pathEnd);
+    const page: PageLink = { token, csrf: deriveToken(secret, 'csrf', payload.n) };
+    if (used.has(payload.n)) {
+      const visit = used.visit(payload.n, clock.now()) as Visit<Flow> | undefined;
+      if (visit && sameSecret(getCookie(c, VISIT_COOKIE), visit.cookie))
+        return { payload, page, path, visit };
+      return refuse(c, 'This link has been used already. Ask for a new one.');
+    }
+    if (payload.e <= clock.now()) return refuse(c, 'This link has expired. Ask for a new one.');
+    return { payload, page, path };
+  };
+
+  /** Marks the link used by this browser (a cookie binds the visit to it); undefined when it lost a race. */
+  const claim = (c: Context, link: Resolved, flow: Flow): Visit<Flow> | undefined => {
+    const cookie = randomBytes(32).toString('base64url');
+    const visit = used.claim(link.payload.n, link.payload.e, () => ({
+      cookie,
+      startedAt: clock.now(),
+      flow,
+    }));
+    if (!visit) return undefined;
+    setCookie(c, VISIT_COOKIE, cookie, {
+      path: link.path,
+      httpOnly: true,
+      sameSite: 'Lax',
+      // Behind a proxy that ends TLS the request itself is plain HTTP: the public URL tells.
+      secure: new URL(c.req.url).protocol === 'https:' || /^https:/i.test(options.publicUrl() ?? ''),
+      maxAge: MAX_VISIT_MS / 1000,
+    });
+    return visit as Visit<Flow>;
+  };
+
+  const csrfOk = (link: Resolved, given: unknown): boolean =>
+    typeof given === 'string' && sameSecret(given, link.page.csrf);
+
+  const app = new Hono();
+  app.use('*', securityHeaders);
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.text('The request body is too large.', 413),
+    }),
+  );
+  app.onError((_err, c) => c.text('Something went wrong on the server. Try again later.', 500));
+  app.notFound((c) => c.text('Not found.', 404));
+
+  app.get('/assets/connect.css', (c) => {
+    c.header('content-type', 'text/css; charset=utf-8');
+    c.header('cache-control', 'public, max-age=3600');
+    return c.body(CONNECT_CSS);
+  });
+  app.get('/assets/live-view.js', (c) => {
+    c.header('content-type', 'text/javascript; charset=utf-8');
+    c.header('cache-control', 'public, max-age=3600');
+    return c.body(LIVE_VIEW_JS);
+  });
+
+  app.get('/:token', async (c) => {
+    const link = await resolve(c, 0);
+    if (link instanceof Response) return link;
+    const flow = link.visit?.flow;
+    if (flow instanceof CredentialsFlow) {
+      const auth = authOf(link.payload, flow);
+      const view = await flow.view();
+      switch (view.step) {
+        case 'working':
+          return c.html(workingPage(auth));
+        case 'input':
+          return c.html(inputPage(link.page, auth, view.request, view.error));
+        case 'connected':
+          return c.html(connectedPage(auth));
+        default: {
+          const target = await describeTarget(link.payload);
+          return c.html(credentialsPage(link.page, auth, target?.description.credentialFields, view.error));
+        }
+      }
+    }
+    if (flow instanceof RecorderFlow) return c.html(livePage(link.page, authOf(link.payload, flow)));
+    const target = await describeTarget(link.payload);
+    if (!target) return refuse(c, 'The account this link was made for no longer exists.', 410);
+    const { description } = target;
+    if (description.type === 'recorder') return c.html(recorderStartPage(link.page, description.name));
+    return c.html(credentialsPage(link.page, description.name, description.credentialFields));
+  });
+
+  app.post('/:token/credentials', async (c) => {
+    const link = await resolve(c, 1);
+    if (link instanceof Response) return link;
+    const body = await c.req.parseBody();
+    if (!csrfOk(link, body.csrf)) return refuse(c, 'This form has expired. Open the link again.');
+    let flow = link.visit?.flow;
+    let description: AuthDescription | undefined;
+    if (!flow) {
+      const target = await describeTarget(link.payload);
+      if (!target) return refuse(c, 'The account this link was made for no longer exists.', 410);
+      description = target.description;
+      if (description.type !== 'credentials') return refuse(c, 'This link does not take credentials.');
+      flow = claim(c, link, newFlow(link.payload, description, target.sessionId))?.flow;
+      if (!flow) return refuse(c, 'This link has been used already. Ask for a new one.');
+    } else if (flow instanceof CredentialsFlow) {
+      description = (await describeTarget(link.payload))?.description;
+    }
+    if (!(flow instanceof CredentialsFlow) || !description) {
+      return refuse(c, 'This link does not take credentials.');
+    }
+    const credentials = readCredentials(body, description);
+    if (credentials instanceof Error) flow.fail(credentials.message);
+    else await flow.submit(credentials);
+    return c.redirect(link.path, 303);
+  });
+
+  app.post('/:token/answer', async (c) => {
+    const link = await resolve(c, 1);
+    if (link instanceof Response) return link;
+    const body = await c.req.parseBody();
+    if (!csrfOk(link, body.csrf)) return refuse(c, 'This form has expired. Open the link again.');
+    const flow = link.visit?.flow;
+    if (!(flow instanceof CredentialsFlow)) return refuse(c, 'Nothing waits for an answer on this link.');
+    const input = typeof body.input === 'string' ? body.input.trim() : '';
+    const requestId = typeof body.request === 'string' ? body.request : undefined;
+    if (input.length > 0 && input.length <= 1024) await flow.answer(input, requestId);
+    return c.redirect(link.path, 303);
+  });
+
+  app.post('/:token/start', async (c) => {
+    const link = await resolve(c, 1);
+    if (link instanceof Response) return link;
+    const body = await c.req.parseBody();
+    if (!csrfOk(link, body.csrf)) return refuse(c, 'This form has expired. Open the link again.');
+    let flow = link.visit?.flow;
+    if (!flow) {
+      const target = await describeTarget(link.payload);
+      if (!target) return refuse(c, 'The account this link was made for no longer exists.', 410);
+      if (target.description.type !== 'recorder') return refuse(c, 'This link does not open a live view.');
+      flow = claim(c, link, newFlow(link.payload, target.description, target.sessionId))?.flow;
+      if (!flow) return refuse(c, 'This link has been used already. Ask for a new one.');
+    }
+    if (!(flow instanceof RecorderFlow)) return refuse(c, 'This link does not open a live view.');
+    flow.start();
+    return c.redirect(link.path, 303);
+  });
+
+  app.get('/:token/frames', async (c) => {
+    const link = await resolve(c, 1);
+    if (link instanceof Response) return link;
+    const flow = link.visit?.flow;
+    if (!(flow instanceof RecorderFlow)) return refuse(c, 'This link has no live view.');
+    c.header('cache-control', 'no-store');
+    return streamSSE(c, async (stream) => {
+      await new Promise<void>((done) => {
+        // One write at a time; while one is on its way, only the newest picture waits (a slow reader gets
+        // fewer pictures, never a growing backlog).
+        let writing = false;
+        let waiting: RecorderEvent | undefined;
+        const statusQueue: RecorderEvent[] = [];
+        let ended = false;
+        const end = () => {
+          if (ended) return;
+          ended = true;
+          unsubscribe();
+          done();
+        };
+        const pump = async () => {
+          if (writing) return;
+          writing = true;
+          try {
+            for (;;) {
+              const next = statusQueue.shift() ?? waiting;
+              if (!next) break;
+              if (next === waiting) waiting = undefined;
+              await stream.writeSSE(toSse(next));
+              if (
+                next.type === 'status' &&
+                (next.status.step === 'connected' || next.status.step === 'idle')
+              ) {
+                end();
+                return;
+              }
+            }
+          } catch {
+            end();
+          } finally {
+            writing = false;
+          }
+        };
+        const unsubscribe = flow.subscribe((event) => {
+          if (ended) return;
+          if (event.type === 'frame') waiting = event;
+          else statusQueue.push(event);
+          void pump();
+        });
+        stream.onAbort(end);
+        if (closed) end();
+      });
+    });
+  });
+
+  app.post('/:token/input', async (c) => {
+    const link = await resolve(c, 1);
+    if (link instanceof Response) return link;
+    if (!csrfOk(link, c.req.header('x-csrf-token'))) return c.text('Missing or wrong CSRF token.', 403);
+    const flow = link.visit?.flow;
+    if (!(flow instanceof RecorderFlow)) return c.text('This link has no live view.', 403);
+    let json: unknown;
+    try {
+      json = await c.req.json();
+    } catch {
+      return c.text('The body must be JSON.', 400);
+    }
+    const parsed = liveInput.safeParse(json);
+    if (!parsed.success) return c.text('Not an input event.', 400);
+    const event = parsed.data;
+    if (event.type === 'click') await flow.click(event.x, event.y).catch(() => {});
+    else if (event.type === 'key') await flow.key(event.key, event).catch(() => {});
+    else await flow.text(event.text).catch(() => {});
+    return c.body(null, 204);
+  });
+
+  return {
+    app,
+    async connectLink(target, linkOptions = {}) {
+      if (closed) throw new AuthSessionError('CLOSED', 'The connect pages were closed');
+      if (typeof linkOptions !== 'object' || linkOptions === null) {
+        throw new AuthSessionError(
+          'INVALID_OPTIONS',
+          'connectLink(target, options): options must be an object',
+        );
+      }
+      assertKnownOptions(linkOptions, LINK_OPTION_NAMES, 'connectLink(target, options)');
+      const ttlMs = durationOption(linkOptions.ttlMs, 'ttlMs') ?? DEFAULT_LINK_TTL_MS;
+      if (ttlMs > MAX_LINK_TTL_MS) {
+        throw new AuthSessionError(
+          'INVALID_OPTIONS',
+          `connectLink: "ttlMs" must be at most ${MAX_LINK_TTL_MS} (a week), got ${ttlMs}`,
+        );
+      }
+      const base = options.publicUrl();
+      if (!base) {
+        throw new AuthSessionError(
+          'INVALID_STATE',
+          'connectLink needs the console\'s public URL: pass "publicUrl" to createConsole, or call listen() first',
+        );
+      }
+      const t = await linkTarget(manager, target);
+      prune();
+      const expiresAt = clock.now() + ttlMs;
+      const token = signLink(secret, { n: randomBytes(16).toString('base64url'), e: expiresAt, t });
+      if (token.length > MAX_TOKEN_CHARS) {
+        throw new AuthSessionError(
+          'INVALID_OPTIONS',
+          'connectLink: the labels are too long to fit in a link',
+        );
+      }
+      return {
+        url: `${base.replace(/\/+$/, '')}${mountPath}/${token}`,
+        expiresAt: new Date(expiresAt).toISOString(),
+      };
+    },
+    async close() {
+      closed = true;
+      await used.close();
+    },
+  };
+}
+
+/** The target as the link carries it, after checking that it exists. */
+async function linkTarget(manager: AuthSessionManager, target: ConnectTarget): Promise<LinkPayload['t']> {
+  if (typeof target === 'string') {
+    assertSessionId(target, 'connectLink(target): the session id');
+    const info = await manager.get(target);
+    if (!info) {
+      throw new AuthSessionError('SESSION_NOT_FOUND', `Session "${target}" does not exist`, {
+        sessionId: target,
+      });
+    }
+    return { s: target };
+  }
+  if (typeof target !== 'object' || target === null || typeof target.auth !== 'string') {
+    throw new AuthSessionError(
+      'INVALID_OPTIONS',
+      'connectLink(target): the target must be a session id or { auth, labels? }',
+    );
+  }
+  assertKnownOptions(target, ['auth', 'labels'], 'connectLink(target)');
+  manager.describeAuth(target.auth); // UNKNOWN_AUTH for a name the manager does not serve
+  const labels = target.labels === undefined ? undefined : parseSessionLabels(target.labels);
+  return labels && Object.keys(labels).length > 0 ? { a: target.auth, l: labels } : { a: target.auth };
+}
+
+/** The link's path from the request's own path, `pathEnd` segments after the token cut off. */
+function requestPath(path: string, pathEnd: 0 | 1): string {
+  const segments = path.split('/');
+  return segments.slice(0, segments.length - pathEnd).join('/');
+}
+
+function authOf(payload: LinkPayload, flow: Flow): string {
+  return 'a' in payload.t ? payload.t.a : flow.auth;
+}
+
+function toSse(event: RecorderEvent): { event: string; data: string } {
+  if (event.type === 'frame') return { event: 'frame', data: JSON.stringify(event.frame) };
+  return { event: 'status', data: JSON.stringify(event.status) };
+}
+
+/** The credentials from the form: one value per field of the schema, or the JSON box. */
+function readCredentials(
+  body: Record<string, string | File | (string | File)[]>,
+  description: AuthDescription,
+): Record<string, unknown> | Error {
+  const fields = description.credentialFields;
+  if (!fields) {
+    const json = body.json;
+    if (typeof json !== 'string') return new Error('Enter the credentials as JSON.');
+    try {
+      const value: unknown = JSON.parse(json);
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        return new Error('The credentials must be a JSON object.');
+      }
+      return value as Record<string, unknown>;
+    } catch {
+      return new Error('The credentials are not valid JSON.');
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const field of fields) {
+    const raw = body[fieldName(field.name)];
+    const value = typeof raw === 'string' ? raw : undefined;
+    if (field.type === 'boolean') {
+      out[field.name] = value === 'true';
+      continue;
+    }
+    // An empty box is a missing value: the schema then names the field if it is required.
+    if (value === undefined || value === '') continue;
+    out[field.name] = field.type === 'number' || field.type === 'integer' ? Number(value) : value;
+  }
+  return out;
+}
+
+function normaliseMountPath(path: string): string {
+  if (typeof path !== 'string') {
+    throw new AuthSessionError('INVALID_OPTIONS', '"mountPath" must be a path such as "/connect"');
+  }
+  const trimmed = path.replace(/\/+$/, '');
+  return trimmed === '' || trimmed.startsWith('/') ? trimmed : `/${trimmed}`;
 }
