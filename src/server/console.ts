@@ -66,6 +66,12 @@ export interface ConsoleOptions {
   readonly publicUrl?: string;
   /** Time source of console sessions, the sign-in rate limit, the charts and link expiry. @default the system clock */
   readonly clock?: Clock;
+  /**
+   * Timeouts of the connect pages' live view: `recordTimeoutMs` bounds a whole recording (default 10
+   * minutes), `leaveTimeoutMs` ends one nobody watches any more (default 60 s).
+   * @default {}
+   */
+  readonly connect?: { readonly recordTimeoutMs?: number; readonly leaveTimeoutMs?: number };
 }
 
 const CONSOLE_OPTION_NAMES: readonly string[] = Object.keys({
@@ -73,6 +79,7 @@ const CONSOLE_OPTION_NAMES: readonly string[] = Object.keys({
   basePath: true,
   publicUrl: true,
   clock: true,
+  connect: true,
 } satisfies { readonly [K in keyof Required<ConsoleOptions>]: true });
 
 /** Options of {@link WebConsole.listen}. */
@@ -190,6 +197,8 @@ export function createConsole(manager: AuthSessionManager, options: ConsoleOptio
       mountPath: '/connect',
       publicUrl: () => publicUrl ?? listeningUrl,
       clock,
+      recordTimeoutMs: options.connect?.recordTimeoutMs,
+      leaveTimeoutMs: options.connect?.leaveTimeoutMs,
     });
     return connect;
   };

@@ -1,21 +1,18 @@
 /**
- * Connect links in real Chromium: the connect routes in a tiny Hono app on 127.0.0.1, a person's browser
+ * Connect links in real Chromium: the connect routes mounted by the console on 127.0.0.1, a person's browser
  * driven by Playwright, the demo site as the remote site. A credentials auth with an e-mailed one-time code
  * answered in the page; a recorder auth logged in through the live view only (clicks, typing and a paste on
  * the streamed picture); a used link refused; a live view left alone gives up and closes its browser.
  */
 
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
-import { Hono } from 'hono';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type DemoSite, startDemoSite } from '../../examples/demo-site/server.js';
 import { findChromium } from '../../src/browser/find-executable.js';
 import { AuthSessionManager, ChromiumProvider, createMemoryStore, defineAuth } from '../../src/index.js';
-import { type Connect, createConnect } from '../../src/server/connect/index.js';
+import { createConsole, type ListeningConsole, type WebConsole } from '../../src/server/index.js';
 
 const KEY = randomBytes(32).toString('base64');
 const ALICE = { username: 'alice', password: 'wonderland-42' };
@@ -24,9 +21,8 @@ const EVE = { username: 'eve', password: 'pw-eve-connect-9' };
 let site: DemoSite;
 const provider = new ChromiumProvider({ maxContexts: 2 });
 let manager: AuthSessionManager;
-let connect: Connect;
-let server: ReturnType<typeof serve>;
-let origin: string;
+let web: WebConsole;
+let listening: ListeningConsole;
 /** The person's own browser. */
 let person: Browser;
 
@@ -79,17 +75,9 @@ beforeAll(async () => {
     key: KEY,
     browser: provider,
   });
-  connect = createConnect(manager, {
-    mountPath: '/connect',
-    publicUrl: () => origin,
-    leaveTimeoutMs: 3_000,
-  });
-  const app = new Hono();
-  app.route('/connect', connect.app);
-  await new Promise<void>((resolve) => {
-    server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve());
-  });
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // The connect pages as users get them: mounted by the console, links made by the console.
+  web = createConsole(manager, { connect: { leaveTimeoutMs: 3_000 } });
+  listening = await web.listen();
   person = await chromium.launch({
     executablePath: findChromium(),
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
@@ -98,10 +86,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await person?.close();
-  await connect?.close();
+  await listening?.close();
+  await web?.close();
   await manager?.close();
   await provider.close();
-  await new Promise((resolve) => server?.close(resolve));
   await site?.close();
 });
 
@@ -121,10 +109,7 @@ async function inbox(user: string): Promise<string> {
 
 describe('connect links in real Chromium', () => {
   it('credentials: the form, then the e-mailed code in the same page, then connected; the used link is refused', async () => {
-    const { url } = await connect.connectLink(
-      { auth: 'mail', labels: { customer: 'acme' } },
-      { ttlMs: 120_000 },
-    );
+    const { url } = await web.connectLink({ auth: 'mail', labels: { customer: 'acme' } }, { ttlMs: 120_000 });
     const { page, close } = await personPage();
     try {
       const first = await page.goto(url);
@@ -161,7 +146,7 @@ describe('connect links in real Chromium', () => {
   }, 120_000);
 
   it('recorder: the person logs in through the live view only (clicks and typing on the picture) and the session becomes active', async () => {
-    const { url } = await connect.connectLink({ auth: 'portal', labels: { team: 'ops' } });
+    const { url } = await web.connectLink({ auth: 'portal', labels: { team: 'ops' } });
     const { page, close } = await personPage();
     let reference: BrowserContext | undefined;
     try {
@@ -233,7 +218,7 @@ describe('connect links in real Chromium', () => {
   }, 180_000);
 
   it('recorder: a live view nobody watches any more gives up and closes its browser', async () => {
-    const { url } = await connect.connectLink({ auth: 'portal' });
+    const { url } = await web.connectLink({ auth: 'portal' });
     const { page, close } = await personPage();
     await page.goto(url);
     await page.click('#start');
