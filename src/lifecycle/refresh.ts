@@ -40,10 +40,13 @@ export class Refresher {
     auth: AuthDefinition,
     opts: Required<AuthOptions>,
     signal: AbortSignal,
+    ahead?: RefreshAhead,
   ): Promise<SessionRecord> {
     let flight = this.#refreshing.get(record.id);
     if (!flight) {
-      flight = this.#recoverExclusive(record, auth, opts).finally(() => this.#refreshing.delete(record.id));
+      flight = this.#recoverExclusive(record, auth, opts, ahead).finally(() =>
+        this.#refreshing.delete(record.id),
+      );
       this.#refreshing.set(record.id, flight);
       this.#onStart(record.id);
     }
@@ -54,6 +57,7 @@ export class Refresher {
     seen: SessionRecord,
     auth: AuthDefinition,
     opts: Required<AuthOptions>,
+    ahead: RefreshAhead | undefined,
   ): Promise<SessionRecord> {
     const handle = await this.#lifecycle.deps.lock.acquire(`refresh:${seen.id}`, {
       leaseMs: this.#lifecycle.deps.lockLeaseMs,
@@ -65,6 +69,8 @@ export class Refresher {
       const current = await this.#lifecycle.deps.store.require(seen.id);
       if (current.generation !== seen.generation && current.state === 'active') return current;
       assertRunnable(current);
+      // Ahead of a lapse: only while still due (a run may have captured a renewed token meanwhile).
+      if (ahead && (auth.type !== 'credentials' || !ahead.due(current))) return current;
       if (auth.type !== 'credentials') {
         return await this.expire(
           current,
@@ -84,7 +90,12 @@ export class Refresher {
         });
         const { record, written } = await this.#lifecycle.commit(
           current.id,
-          refreshed(current, codec.sealState(current.id, state), this.#lifecycle.iso()),
+          refreshed(
+            current,
+            codec.sealState(current.id, state),
+            this.#lifecycle.iso(),
+            this.#lifecycle.expiryOf(current, state),
+          ),
         );
         // Not written: the session changed under us (renewed by another worker whose lock we outlived,
         // deleted, or taken over by a new login); the latest record tells what callers get.
@@ -93,11 +104,14 @@ export class Refresher {
         this.#lifecycle.deps.events.emit('refreshed', {
           session: toInfo(saved),
           durationMs: this.#lifecycle.now() - started,
+          ...(ahead ? { ahead: true } : {}),
         });
         return saved;
       } catch (err) {
         const e = normalise(err, 'CREATE_FAILED', `Logging in again to "${auth.name}" failed`, current.id);
-        if (!expiresSession(e)) throw e;
+        // A refresh ahead that fails leaves the session as it is: its login still holds until it lapses,
+        // and the check after that decides (refresh again, or expire).
+        if (ahead || !expiresSession(e)) throw e;
         return await this.expire(current, e);
       }
     } finally {
@@ -126,6 +140,11 @@ export class Refresher {
     expiredRecords.set(error, done);
     throw error;
   }
+}
+
+/** A refresh ahead of a lapse (health checks): logs in only while `due` holds for the latest record. */
+export interface RefreshAhead {
+  due(current: SessionRecord): boolean;
 }
 
 /** The record each `SESSION_EXPIRED` error made by `expire` stands for (for the `run:end` event). */

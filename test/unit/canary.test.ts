@@ -46,6 +46,8 @@ const EVERY_EVENT: Record<AuthSessionEventName, true> = {
   'input:answered': true,
   'queue:paused': true,
   'queue:resumed': true,
+  expiring: true,
+  'health:round': true,
   warning: true,
 };
 
