@@ -42,7 +42,10 @@ interface Setup {
  * A site whose logins last `ttl` and an auth that, once logged in, keeps the site's token (a JWT with the same
  * lifetime) in localStorage, as single-page apps do.
  */
-function setup(ttl = 10 * MIN, extra: { store?: ReturnType<typeof createMemoryStore>; lock?: LocalLock } = {}) {
+function setup(
+  ttl = 10 * MIN,
+  extra: { store?: ReturnType<typeof createMemoryStore>; lock?: LocalLock } = {},
+) {
   const clock = new FakeClock();
   const site = new FakeSite({ clock, sessionTtlMs: ttl });
   site.addUser('alice', ALICE.password);
@@ -83,7 +86,8 @@ function make(
     }
     return list as AuthSessionEvents[E][];
   };
-  for (const name of ['checked', 'refreshed', 'expired', 'health:round', 'expiring', 'warning'] as const) on(name);
+  for (const name of ['checked', 'refreshed', 'expired', 'health:round', 'expiring', 'warning'] as const)
+    on(name);
   return { clock, site, browser, manager, on };
 }
 
@@ -318,7 +322,10 @@ describe('health checks: when a login lapses', () => {
         authCookies: ['sid'],
         async create(ctx) {
           await base.create(ctx);
-          await ctx.page.evaluate((t) => sessionStorage.setItem('auth', JSON.stringify({ access_token: t })), jwt(clock.now() + 5 * MIN));
+          await ctx.page.evaluate(
+            (t) => sessionStorage.setItem('auth', JSON.stringify({ access_token: t })),
+            jwt(clock.now() + 5 * MIN),
+          );
         },
       }),
     );
