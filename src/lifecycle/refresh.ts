@@ -19,6 +19,8 @@ export class Refresher {
   readonly #lifecycle: Lifecycle;
   readonly #onStart: (id: string) => void;
   readonly #refreshing = new Map<string, Promise<SessionRecord>>();
+  /** The flights of `#refreshing` that are refreshes ahead of a lapse. */
+  readonly #ahead = new WeakSet<Promise<SessionRecord>>();
 
   /** `onStart` is told when a refresh of a session starts (runs waiting for a context then wait for it). */
   constructor(lifecycle: Lifecycle, onStart: (id: string) => void) {
@@ -26,9 +28,12 @@ export class Refresher {
     this.#onStart = onStart;
   }
 
-  /** The refresh of this session under way in this process, if any. */
+  /** The refresh of this session under way in this process after a failed check, if any. */
   inFlight(id: string): Promise<SessionRecord> | undefined {
-    return this.#refreshing.get(id);
+    const flight = this.#refreshing.get(id);
+    // A refresh ahead of a lapse is not waited for: the login it replaces still holds (a run checks it as
+    // usual, and only waits for the refresh when that check fails).
+    return flight && this.#ahead.has(flight) ? undefined : flight;
   }
 
   /**
@@ -43,11 +48,22 @@ export class Refresher {
     ahead?: RefreshAhead,
   ): Promise<SessionRecord> {
     let flight = this.#refreshing.get(record.id);
+    if (flight && !ahead && this.#ahead.has(flight)) {
+      // A refresh ahead is under way: its login is as good as ours, but when it fails it leaves the session
+      // as it was (the login still held when it started); a caller whose check failed then refreshes itself.
+      const joined = flight;
+      return raceAbort(
+        joined.catch(() => this.recover(record, auth, opts, signal)),
+        signal,
+      );
+    }
     if (!flight) {
-      flight = this.#recoverExclusive(record, auth, opts, ahead).finally(() =>
+      const started = this.#recoverExclusive(record, auth, opts, ahead).finally(() =>
         this.#refreshing.delete(record.id),
       );
-      this.#refreshing.set(record.id, flight);
+      flight = started;
+      if (ahead) this.#ahead.add(started);
+      this.#refreshing.set(record.id, started);
       this.#onStart(record.id);
     }
     return raceAbort(flight, signal);
