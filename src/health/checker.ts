@@ -152,8 +152,16 @@ export class HealthChecker implements HealthChecks {
     const started = clock.now();
     const start = round * every;
     const due: { record: SessionRecord; at: number }[] = [];
+    const served = new Map<string, boolean>();
     for await (const record of this.#d.store.records(undefined, this.#term)) {
       if (record.state !== 'active' || !this.#matches(record)) continue;
+      // Sessions of auths this manager does not serve (another application sharing the store) are not ours.
+      let known = served.get(record.auth);
+      if (known === undefined) {
+        known = this.#serves(record.auth);
+        served.set(record.auth, known);
+      }
+      if (!known) continue;
       due.push({ record, at: start + roundOffset(record.id, every, jitter) });
     }
     due.sort((a, b) => a.at - b.at);
@@ -172,6 +180,15 @@ export class HealthChecker implements HealthChecks {
       await Promise.allSettled([...visits]);
     }
     events.emit('health:round', { ...counts, durationMs: clock.now() - started });
+  }
+
+  #serves(auth: string): boolean {
+    try {
+      this.#d.auth(auth);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async #visit(record: SessionRecord, round: number, counts: RoundCounts): Promise<void> {
