@@ -177,7 +177,7 @@ async function main(): Promise<void> {
     );
   }
   if (wanted(6)) {
-    reports.push(await benchHealth({ small: 2000, large: 10_000, rounds: full ? 6 : 2 }));
+    reports.push(await benchHealth({ small: 2000, large: 10_000, rounds: full ? 8 : 4 }));
   }
   reports.sort((x, y) => x.id - y.id);
   const total = (Date.now() - started) / 1000;
