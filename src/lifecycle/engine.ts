@@ -208,7 +208,7 @@ export class Lifecycle {
         }
         const codec = await this.#d.codec();
         const openedState = codec.state(record);
-        const opened = await this.#runContext(record, codec, openedState, signal, basis !== 'renewed');
+        const opened = await this.#runContext(record, codec, openedState, signal, basis !== 'renewed', quiet);
         if (opened.yielded) {
           record = await this.recover(record, auth, opts, signal);
           basis = 'renewed';
@@ -285,8 +285,12 @@ export class Lifecycle {
     state: BrowserState | undefined,
     signal: AbortSignal,
     yieldable: boolean,
+    quiet = false,
   ): Promise<{ yielded: false; lease: ContextLease } | { yielded: true }> {
     const open = (s: AbortSignal) => this.openContext(record, codec, state, s);
+    // Health checks go through every session in turn: in the warm pool they would evict the contexts of the
+    // sessions that runs keep busy.
+    if (quiet) return { yielded: false, lease: await open(signal) };
     // A run that just got a renewed session has nothing to yield to.
     if (!yieldable) return { yielded: false, lease: await this.#warmOrFresh(record, open, signal) };
     // Waiting for a slot ends early when a refresh of the session starts (see #yieldToRefresh). One controller
