@@ -206,6 +206,18 @@ export class Lifecycle {
           basis = 'renewed';
           continue;
         }
+        // A refresh ahead is under way and the login it replaces lapses any moment: a check of the old state
+        // would race the lapse, so wait for the new login (when the refresh ahead fails, check as usual).
+        const ahead = basis === 'renewed' ? undefined : this.#refresher.aheadInFlight(record.id);
+        if (ahead && lapsesWithin(record, AHEAD_WAIT_MARGIN_MS, this.now())) {
+          try {
+            record = await raceAbort(ahead, signal);
+            basis = 'renewed';
+            continue;
+          } catch (err) {
+            if (signal.aborted) throw err;
+          }
+        }
         const codec = await this.#d.codec();
         const openedState = codec.state(record);
         const opened = await this.#runContext(record, codec, openedState, signal, basis !== 'renewed', quiet);
@@ -435,6 +447,13 @@ export function assertRunnable(record: SessionRecord): void {
     );
   }
   throw sessionExpired(record);
+}
+
+/** A run waits for a refresh ahead under way when the current login lapses within this many ms. */
+const AHEAD_WAIT_MARGIN_MS = 10_000;
+
+function lapsesWithin(record: SessionRecord, ms: number, now: number): boolean {
+  return record.expiresAt !== undefined && Date.parse(record.expiresAt) - now < ms;
 }
 
 function needsCheck(record: SessionRecord, interval: number, now: number): boolean {

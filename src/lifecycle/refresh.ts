@@ -36,6 +36,12 @@ export class Refresher {
     return flight && this.#ahead.has(flight) ? undefined : flight;
   }
 
+  /** The refresh ahead of a lapse of this session under way in this process, if any. */
+  aheadInFlight(id: string): Promise<SessionRecord> | undefined {
+    const flight = this.#refreshing.get(id);
+    return flight && this.#ahead.has(flight) ? flight : undefined;
+  }
+
   /**
    * After a failed check: credentials sessions refresh once for everyone (single flight + lock); recorder
    * sessions expire at once. Returns the renewed record or throws `SESSION_EXPIRED`.

@@ -219,6 +219,58 @@ describe('health checks: refresh ahead of the lapse', () => {
     expect(on('expired')).toHaveLength(1);
   });
 
+  it('a run just before the lapse waits for the refresh ahead under way instead of racing the lapse', async () => {
+    const clock = new FakeClock();
+    const site = new FakeSite({ clock, sessionTtlMs: 10 * MIN });
+    site.addUser('alice', ALICE.password);
+    const browser = new FakeBrowserProvider({ site });
+    let gate: Promise<void> | undefined;
+    let open: () => void = () => {};
+    const base = siteAuth(site);
+    const { manager, on } = make(
+      clock,
+      site,
+      browser,
+      siteAuth(site, {
+        authCookies: ['sid'],
+        async create(ctx) {
+          if (gate) await gate;
+          await base.create(ctx);
+        },
+      }),
+    );
+    const s = await manager.create('site', { credentials: ALICE });
+    // The next login (the refresh ahead) hangs until the test lets it go: a slow login form.
+    gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const health = manager.startHealthChecks({ every: 2 * MIN, refreshAhead: 3 * MIN });
+    for (let i = 0; i < 9; i++) {
+      await clock.advanceAsync(MIN);
+      await settle();
+    }
+    // Minute 9: the refresh ahead started (at minute 7 or 8) and hangs; the login lapses at minute 10. A run
+    // a minute before the lapse checks the old login as usual; one 5 seconds before it waits.
+    expect(site.counters.logins).toBe(1);
+    expect(await manager.run(s.id, () => 'early')).toBe('early');
+    await clock.advanceAsync(55_000);
+    let done = false;
+    const run = manager
+      .run(s.id, () => 'ok')
+      .finally(() => {
+        done = true;
+      });
+    await settle();
+    expect(done).toBe(false);
+    await clock.advanceAsync(2 * MIN);
+    open();
+    await settle();
+    expect(await run).toBe('ok');
+    await health.stop();
+    expect(on('checked').filter((e) => !e.ok)).toEqual([]);
+    expect(on('refreshed').map((e) => e.ahead)).toEqual([true]);
+  });
+
   it('stop() and close() end the rounds', async () => {
     const { clock, manager, on } = setup();
     await manager.create('site', { credentials: ALICE });
