@@ -90,6 +90,8 @@ export function demoSiteAuth(
     credentials: demoCredentialsSchema,
     // A wrong password shows up fast on this site: retry after a short pause rather than the default 500 ms.
     retryDelay: 250,
+    // The login lives in the `sid` cookie, which expires with it: health checks can refresh ahead of that.
+    authCookies: ['sid'],
     ...authOptions,
     async create({ page, credentials }) {
       await page.goto(`${base()}/login?next=%2Faccount`);

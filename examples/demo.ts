@@ -3,8 +3,9 @@
  *
  * On the embedded defaults (`new AuthSessionManager({ auths })`: SQLite store and key file under
  * ./.auth-sessions/, the system Chromium), it creates a credentials-based session, runs authenticated tasks,
- * lets the site's session lapse and shows the transparent refresh, then changes the password at the site and
- * shows the session going `expired` and tasks refused with `SESSION_EXPIRED`. Under a minute; exits 0.
+ * lets the site's session lapse and shows the transparent refresh, then starts health checks that log in again
+ * ahead of the next lapse (so no task meets it), then changes the password at the site and shows the session
+ * going `expired` and tasks refused with `SESSION_EXPIRED`. Under a minute; exits 0.
  *
  *   npm run demo                      # or: npx tsx examples/demo.ts [--ttl 5] [--keep]
  *
@@ -165,10 +166,13 @@ async function runDemo(
     checks.push({ ok, ms: durationMs });
     if (!ok) line(`${yellow('event')} checked ${red('✗')}: the site says "not logged in" any more`);
   });
-  manager.on('refreshed', ({ durationMs }) => {
+  manager.on('refreshed', ({ durationMs, ahead }) => {
+    const before = Math.max(0, lastLogin + ttlSeconds * 1000 - performance.now());
     lastLogin = performance.now();
     line(
-      `${yellow('event')} refreshed: logged in again with the stored credentials in ${seconds(durationMs)}`,
+      ahead
+        ? `${yellow('event')} refreshed ahead: logged in again ${seconds(before)} before the old login's lapse, in ${seconds(durationMs)}`
+        : `${yellow('event')} refreshed: logged in again with the stored credentials in ${seconds(durationMs)}`,
     );
   });
   manager.on('expired', ({ reason }) => {
@@ -233,14 +237,40 @@ async function runDemo(
   // refresh then); the wait above is counted from the last login, so step 3 always shows one.
   expectThat(site.stats().logins >= 2, 'the lapsed session should have been refreshed');
 
-  heading('4. The password changes at the site: the stored credentials no longer work');
+  heading('4. Health checks: the session is logged in again before its next lapse, no task meets it');
+  step = 'health';
+  const expiresAt = (await manager.get(SESSION_ID))?.expiresAt;
+  line(`the session expires at ${expiresAt} (its sid cookie's expiry, learned when the state was captured)`);
+  const failedBefore4 = checks.filter((c) => !c.ok).length;
+  const loginsBefore4 = site.stats().logins;
+  const health = manager.startHealthChecks({ every: 1000, refreshAhead: ttlSeconds * 700 });
+  const healthUntil = performance.now() + ttlSeconds * 1000 + 1500;
+  for (let n = 6; performance.now() < healthUntil; n++) {
+    await task(n, 'none of them by this task');
+    await sleep(700);
+  }
+  await health.stop();
+  expectThat(
+    site.stats().logins > loginsBefore4,
+    'the health checks should have refreshed ahead of the lapse',
+  );
+  const missed = checks.filter((c) => !c.ok).length - failedBefore4;
+  line(
+    `health checks stopped: ${site.stats().logins - loginsBefore4} login(s) ahead of the lapse, ${missed === 0 ? 'no failed check' : `${missed} failed check(s)`}`,
+  );
+  // Logins of a few seconds against a site whose logins last 5 s: a slow machine can take longer to log in
+  // than refreshAhead leaves before the lapse (a run that opened the old state just before then meets it).
+  if (missed > 0)
+    detail('logging in took longer than refreshAhead leaves before the lapse: try a larger --ttl');
+
+  heading('5. The password changes at the site: the stored credentials no longer work');
   step = 'site';
   site.setPassword(DEMO_USER.username, `changed-elsewhere-${Date.now()}`);
   line(
     `${DEMO_USER.username} changed her password on the site (say, in her own browser); the site ended her sessions`,
   );
   const failedBefore = site.stats().failedLogins;
-  step = 'task 6';
+  step = 'refused';
   started = performance.now();
   const refused = await manager
     .run(SESSION_ID, ({ page }) => readAccount(page, site.url), { signal })
@@ -248,14 +278,17 @@ async function runDemo(
       () => undefined,
       (err: unknown) => err,
     );
-  expectThat(isAuthSessionError(refused, 'SESSION_EXPIRED'), 'task 6 should be refused with SESSION_EXPIRED');
+  expectThat(
+    isAuthSessionError(refused, 'SESSION_EXPIRED'),
+    'the next task should be refused with SESSION_EXPIRED',
+  );
   line(
     `${red('✗')} refused: ${codeOf(refused)} (status ${statusOf(refused)}) · the site saw ${site.stats().failedLogins - failedBefore} failed logins`,
     performance.now() - started,
   );
   detail(`the error says: ${(refused as Error).message}`);
 
-  step = 'task 7';
+  step = 'refused';
   const opened = manager.browser.stats().contextsOpened;
   started = performance.now();
   const again = await manager
@@ -267,7 +300,7 @@ async function runDemo(
   const openedAfter = manager.browser.stats().contextsOpened;
   expectThat(
     isAuthSessionError(again, 'SESSION_EXPIRED') && openedAfter === opened,
-    'task 7 should be refused without a browser',
+    'a task after that should be refused without a browser',
   );
   line(
     `${red('✗')} refused at once: ${codeOf(again)}, no browser context opened (contexts opened: ${opened} → ${openedAfter})`,

@@ -1,6 +1,7 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { DeviceProfile } from './browser/provider.js';
+import type { BrowserState } from './browser/state.js';
 import { durationOption } from './duration.js';
 import { AuthSessionError } from './errors.js';
 import { assertKnownOptions, DEFINITION_OPTION_NAMES } from './option-names.js';
@@ -113,6 +114,32 @@ export interface AuthDefinitionBase<N extends string = string> extends AuthOptio
   readonly device?: DeviceProfile;
   /** Recognises an error thrown by a task as "logged out mid-task" (besides `AuthSessionInvalidError`). */
   isAuthError?(err: unknown): boolean;
+  /**
+   * When the login held in a browser state lapses: a `Date`, milliseconds since the epoch or an ISO string;
+   * `undefined` when the state does not tell. Called with every state a login, refresh or run captures; it
+   * must be quick and must not throw (a throw counts as "does not tell"). Without it (or when it does not
+   * tell) the expiry is read from the `exp` of JWTs in the state's cookies, localStorage and sessionStorage,
+   * then from the `expires` of the `authCookies`. Health checks refresh a session ahead of this time.
+   *
+   * @example
+   * ```ts
+   * expiresAt: (state) => {
+   *   const exp = state.origins.flatMap((o) => o.localStorage).find((i) => i.name === 'token_exp');
+   *   return exp ? Number(exp.value) * 1000 : undefined;
+   * },
+   * ```
+   */
+  expiresAt?(state: BrowserState): Date | number | string | undefined;
+  /**
+   * Names of the cookies that hold the login: the earliest `expires` among them is when the login lapses
+   * (unless `expiresAt` or a JWT tells). Session cookies (no `expires`) tell nothing.
+   *
+   * @example
+   * ```ts
+   * authCookies: ['sid'],
+   * ```
+   */
+  readonly authCookies?: readonly string[];
 }
 
 /**
@@ -199,6 +226,16 @@ export function defineAuth(definition: AuthDefinition): AuthDefinition {
     );
   }
   validateAuthOptions(definition, `auth "${definition.name}"`);
+  if (definition.expiresAt !== undefined && typeof definition.expiresAt !== 'function') {
+    bad(`"expiresAt" of auth "${definition.name}" must be a function when given`);
+  }
+  const cookies = definition.authCookies as unknown;
+  if (
+    cookies !== undefined &&
+    !(Array.isArray(cookies) && cookies.every((c) => typeof c === 'string' && c.length > 0))
+  ) {
+    bad(`"authCookies" of auth "${definition.name}" must be an array of cookie names`);
+  }
   if (definition.type === 'credentials') {
     if (!isStandardSchema(definition.credentials)) {
       bad(
@@ -225,7 +262,12 @@ export function defineAuth(definition: AuthDefinition): AuthDefinition {
       `"type" must be 'credentials' or 'recorder', got ${JSON.stringify((definition as { type?: unknown }).type)}`,
     );
   }
-  return Object.freeze({ ...definition });
+  return Object.freeze({
+    ...definition,
+    ...(definition.authCookies === undefined
+      ? {}
+      : { authCookies: Object.freeze([...definition.authCookies]) }),
+  });
 }
 
 function isStandardSchema(schema: unknown): schema is StandardSchemaV1 {

@@ -56,6 +56,8 @@ export {
   AuthSessionInvalidError,
   isAuthSessionError,
 } from './errors.js';
+export type { HealthChecks } from './health/checker.js';
+export type { HealthCheckOptions } from './health/options.js';
 export type { InputHandler, RunContext, RunOptions, RunTask } from './lifecycle/engine.js';
 export { DEFAULT_INPUT_TIMEOUT_MS, type PendingInputRequest } from './lifecycle/input.js';
 export { type AuthSessionLock, LocalLock, type LockAcquireOptions, type LockHandle } from './lock/lock.js';
@@ -79,7 +81,13 @@ export type {
 export type { HistoryEntry, HistoryKind, HistoryOptions } from './monitor/history.js';
 export type { AuthSessionLogger, LogLevel } from './monitor/logger.js';
 export type { MonitorOptions } from './monitor/monitor.js';
-export type { AuthSessionStats, OperationStats, SessionCounts, StatsOptions } from './monitor/stats.js';
+export type {
+  AuthSessionStats,
+  OperationStats,
+  RefreshStats,
+  SessionCounts,
+  StatsOptions,
+} from './monitor/stats.js';
 export { TELEMETRY_ATTRIBUTES, TELEMETRY_SPANS, type TelemetryOptions } from './monitor/telemetry.js';
 export type { AuthSessionLease, LeaseFilter, LeaseOptions } from './operations/lease.js';
 export type { ProxyInput } from './proxy.js';

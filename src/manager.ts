@@ -20,6 +20,10 @@ import { type Clock, systemClock } from './clock.js';
 import { type AuthDefinition, type CredentialsAuthDefinition, validateAuthOptions } from './define.js';
 import { durationOption } from './duration.js';
 import { AuthSessionError } from './errors.js';
+import { HealthChecker, type HealthChecks } from './health/checker.js';
+import { stateExpiryIso } from './health/expiry.js';
+import { ObservedLifetimes } from './health/lifetimes.js';
+import { type HealthCheckOptions, resolveHealthOptions } from './health/options.js';
 import { SessionCodec } from './lifecycle/codec.js';
 import { Lifecycle, type RunOptions, type RunTask } from './lifecycle/engine.js';
 import { type AuthSessionLock, LocalLock } from './lock/lock.js';
@@ -270,6 +274,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
       lockLeaseMs: options.lockLeaseMs ?? 120_000,
       lockWaitMs: options.lockWaitMs ?? 180_000,
       warmContexts: options.warmContexts,
+      expiry: stateExpiryIso,
     });
     this.#webhooks =
       webhookEndpoints.length === 0
@@ -370,7 +375,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
     this.#assertOpen();
     assertSessionId(id, 'get(id): "id"');
     const record = await this.#store.read(id);
-    return record ? toInfo(record) : undefined;
+    return record ? this.#withHealth(toInfo(record)) : undefined;
   }
 
   /**
@@ -411,7 +416,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
       if (filter.auth !== undefined && record.auth !== filter.auth) continue;
       if (states && !states.has(record.state)) continue;
       if (labels.some(([k, v]) => record.labels[k] !== v)) continue;
-      yield toInfo(record);
+      yield this.#withHealth(toInfo(record));
       if (filter.limit !== undefined && ++count >= filter.limit) return;
     }
   }
@@ -701,6 +706,62 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
     return this.#queues.get(sessionId, options);
   }
 
+  // @health-methods (startHealthChecks: issue "Sessions that stay logged in by themselves")
+  readonly #health = new Set<HealthChecker>();
+  readonly #lifetimes = new ObservedLifetimes();
+
+  /**
+   * Keeps sessions healthy in the background: validates each active session (of `auth`, with `labels`) every
+   * `every` ms, at most `concurrency` at once, each by one process per round across processes sharing the
+   * store and lock; refreshes a credentials session ahead of its lapse (`refreshAhead`); announces a
+   * recorder session's coming lapse (`expiring` event). Emits `health:round` after each round. Stopped by
+   * `stop()`, by `signal` and by `close()`. See the health guide (docs/health.md).
+   *
+   * @example
+   * ```ts
+   * const health = manager.startHealthChecks({ every: 5 * 60_000, refreshAhead: 10 * 60_000, concurrency: 2 });
+   * manager.on('health:round', (r) => console.log(`checked ${r.checked}, refreshed ${r.refreshed}`));
+   * await health.stop();
+   * ```
+   */
+  startHealthChecks(options: HealthCheckOptions<AuthNameOf<A>>): HealthChecks {
+    this.#assertOpen();
+    const resolved = resolveHealthOptions(options);
+    if (resolved.auth !== undefined) this.#auth(resolved.auth);
+    if (!this.#store.canList) {
+      throw new AuthSessionError(
+        'INVALID_OPTIONS',
+        'startHealthChecks: this Keyv store cannot list its keys; use a store with an iterator (memory, SQLite, Redis, Postgres)',
+      );
+    }
+    const checker = new HealthChecker(
+      {
+        lifecycle: this.#lifecycle,
+        store: this.#store,
+        lock: this.#lock,
+        clock: this.#clock,
+        events: this.#events,
+        auth: (name) => this.#auth(name),
+        history: (id) => this.#monitor.history(id),
+        lifetimes: this.#lifetimes,
+        closed: this.#close.signal,
+      },
+      resolved,
+    );
+    this.#health.add(checker.start());
+    return { stop: () => checker.stop().finally(() => this.#health.delete(checker)) };
+  }
+
+  #withHealth(info: AuthSessionInfo): AuthSessionInfo {
+    for (const checker of this.#health) {
+      const next = checker.nextCheckAt(info);
+      if (next !== undefined && (info.nextCheckAt === undefined || next < info.nextCheckAt)) {
+        info = { ...info, nextCheckAt: next };
+      }
+    }
+    return info;
+  }
+
   // @monitor-methods (history, stats: issue "Monitoring and management")
 
   /**
@@ -818,6 +879,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#close.abort(new AuthSessionError('CLOSED', 'The manager was closed'));
+      await Promise.allSettled([...this.#health].map((checker) => checker.stop()));
       // History is written in the background; what is buffered goes out before the store is let go.
       // Events already emitted go into the outbox; delivery stops (undelivered entries stay for later).
       await this.#webhooks?.close().catch(() => {});

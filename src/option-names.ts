@@ -1,6 +1,7 @@
 import type { StartCreateOptions, StartUpdateOptions } from './challenges/operations.js';
 import type { AuthOptions, CredentialsAuthDefinition, RecorderAuthDefinition } from './define.js';
 import { AuthSessionError } from './errors.js';
+import type { HealthCheckOptions } from './health/options.js';
 import { quoteShort } from './input-limits.js';
 import type { RunOptions } from './lifecycle/engine.js';
 import type { AuthSessionManagerOptions, ListFilter } from './manager.js';
@@ -41,6 +42,8 @@ export const DEFINITION_OPTION_NAMES = {
     check: true,
     device: true,
     isAuthError: true,
+    expiresAt: true,
+    authCookies: true,
     credentials: true,
     create: true,
     refresh: true,
@@ -52,6 +55,8 @@ export const DEFINITION_OPTION_NAMES = {
     check: true,
     device: true,
     isAuthError: true,
+    expiresAt: true,
+    authCookies: true,
     startUrl: true,
     finishUrl: true,
   }),
@@ -150,6 +155,17 @@ export const CALL_OPTION_NAMES = {
   leaseFilter: names<LeaseFilter>({ auth: true, labels: true }),
   lease: names<LeaseOptions>({ ttlMs: true, waitMs: true, signal: true }),
 } as const;
+
+/** Options of `manager.startHealthChecks(options)`. */
+export const HEALTH_OPTION_NAMES = names<HealthCheckOptions>({
+  every: true,
+  refreshAhead: true,
+  concurrency: true,
+  auth: true,
+  labels: true,
+  signal: true,
+  jitter: true,
+});
 
 /**
  * Throws `INVALID_OPTIONS` when `options` has a property no option of `where` is called, naming the closest

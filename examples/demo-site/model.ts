@@ -86,6 +86,20 @@ function newId(): string {
   return randomBytes(32).toString('base64url');
 }
 
+/** Signs the bearer tokens of the token API (one key per site instance). */
+const TOKEN_KEY = randomBytes(32);
+
+/**
+ * A bearer token as many sites issue them: a JWT (HS256) whose `exp` says when it lapses, so a client (and
+ * the library's health checks) can tell its expiry from the token alone. The site still looks it up: a token
+ * ends early on logout or password change, whatever its `exp`.
+ */
+function newJwt(user: string, expiresAt: number): string {
+  const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const body = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub: user, jti: newId(), exp: Math.floor(expiresAt / 1000) })}`;
+  return `${body}.${createHmac('sha256', TOKEN_KEY).update(body).digest('base64url')}`;
+}
+
 function emptyStats(): DemoStats {
   return { logins: 0, loginAttempts: 0, failedLogins: 0, otpChallenges: 0, byUser: Object.create(null) };
 }
@@ -266,13 +280,13 @@ export class DemoModel {
     this.counters.logins++;
     this.counters.byUser[username] = (this.counters.byUser[username] ?? 0) + 1;
     const user = this.users.get(username);
-    const id = newId();
-    this.sessions.set(id, {
-      user: username,
-      kind,
-      generation: user?.generation ?? -1,
-      expiresAt: this.now() + this.ttlSeconds * 1000,
-    });
+    // A token lapses at its `exp` (whole seconds), exactly when the site stops accepting it.
+    const expiresAt =
+      kind === 'token'
+        ? Math.floor((this.now() + this.ttlSeconds * 1000) / 1000) * 1000
+        : this.now() + this.ttlSeconds * 1000;
+    const id = kind === 'token' ? newJwt(username, expiresAt) : newId();
+    this.sessions.set(id, { user: username, kind, generation: user?.generation ?? -1, expiresAt });
     if (++this.created % SWEEP_EVERY === 0) this.sweep();
     return id;
   }

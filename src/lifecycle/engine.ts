@@ -15,7 +15,7 @@ import type { SessionRecord } from '../session/record.js';
 import type { ChangeResult, SessionStore } from '../store/session-store.js';
 import { checkSession } from './check.js';
 import type { SessionCodec } from './codec.js';
-import { expiredRecords, Refresher, sessionExpired } from './refresh.js';
+import { expiredRecords, type RefreshAhead, Refresher, sessionExpired } from './refresh.js';
 
 /** What a task passed to `manager.run` receives. */
 export interface RunContext {
@@ -80,6 +80,8 @@ export interface LifecycleDeps {
   readonly lockWaitMs: number;
   /** Keep a warm context per active session between runs (the manager's `warmContexts`). @default off */
   readonly warmContexts?: WarmContextsInput | undefined;
+  /** When the login in a captured state lapses (ISO), stored with the state. @default never known */
+  readonly expiry?: ((auth: AuthDefinition, state: BrowserState) => string | undefined) | undefined;
 }
 
 /**
@@ -126,6 +128,17 @@ export class Lifecycle {
     return new Date(this.#d.clock.now()).toISOString();
   }
 
+  /** When the login held in `state` (captured for `record`) lapses, as the record stores it. */
+  expiryOf(record: SessionRecord, state: BrowserState): string | undefined {
+    const expiry = this.#d.expiry;
+    if (!expiry) return undefined;
+    try {
+      return expiry(this.#d.auth(record.auth), state);
+    } catch {
+      return undefined;
+    }
+  }
+
   /**
    * Applies one change to the latest record of a session (`SessionStore.change`: compare-and-set, re-applied
    * on conflict) and emits `transition` when it changed the state. `before` is the record the change was
@@ -151,18 +164,25 @@ export class Lifecycle {
     return { ...result, before };
   }
 
-  /** After a failed check: the renewed record, or `SESSION_EXPIRED` (see {@link Refresher}). */
+  /**
+   * After a failed check: the renewed record, or `SESSION_EXPIRED` (see {@link Refresher}). With `ahead`, a
+   * refresh before the login lapses, under the same single flight and lock.
+   */
   recover(
     record: SessionRecord,
     auth: AuthDefinition,
     opts: Required<AuthOptions>,
     signal: AbortSignal,
+    ahead?: RefreshAhead,
   ): Promise<SessionRecord> {
-    return this.#refresher.recover(record, auth, opts, signal);
+    return this.#refresher.recover(record, auth, opts, signal, ahead);
   }
 
-  /** Runs a task with a logged-in session (docs/architecture.md; the steps are in the README). */
-  async run<T>(id: string, task: RunTask<T>, options: RunOptions = {}): Promise<T> {
+  /**
+   * Runs a task with a logged-in session (docs/architecture.md; the steps are in the README). `quiet` runs
+   * (health checks) emit no `run:start`/`run:end`: they are not the application's runs.
+   */
+  async run<T>(id: string, task: RunTask<T>, options: RunOptions = {}, quiet = false): Promise<T> {
     const signal = anySignal(options.signal, this.#d.closed);
     let record = await this.#d.store.require(id);
     assertRunnable(record);
@@ -170,7 +190,7 @@ export class Lifecycle {
     const opts = resolveAuthOptions(auth, options);
     const runId = this.#d.newId();
     const started = this.now();
-    this.#d.events.emit('run:start', { session: toInfo(record), runId });
+    if (!quiet) this.#d.events.emit('run:start', { session: toInfo(record), runId });
     // What the next attempt starts from: a record that may need checking (`due`: when older than
     // checkInterval; `now`: always), or one a refresh just renewed (no check, nothing to wait for).
     let basis: 'due' | 'now' | 'renewed' = options.forceCheck === true ? 'now' : 'due';
@@ -186,9 +206,21 @@ export class Lifecycle {
           basis = 'renewed';
           continue;
         }
+        // A refresh ahead is under way and the login it replaces lapses any moment: a check of the old state
+        // would race the lapse, so wait for the new login (when the refresh ahead fails, check as usual).
+        const ahead = basis === 'renewed' ? undefined : this.#refresher.aheadInFlight(record.id);
+        if (ahead && lapsesWithin(record, AHEAD_WAIT_MARGIN_MS, this.now())) {
+          try {
+            record = await raceAbort(ahead, signal);
+            basis = 'renewed';
+            continue;
+          } catch (err) {
+            if (signal.aborted) throw err;
+          }
+        }
         const codec = await this.#d.codec();
         const openedState = codec.state(record);
-        const opened = await this.#runContext(record, codec, openedState, signal, basis !== 'renewed');
+        const opened = await this.#runContext(record, codec, openedState, signal, basis !== 'renewed', quiet);
         if (opened.yielded) {
           record = await this.recover(record, auth, opts, signal);
           basis = 'renewed';
@@ -229,18 +261,20 @@ export class Lifecycle {
             throw err;
           }
           await this.#saveAfterRun(record, lease, openedState, checkedAt, codec);
-          this.#d.events.emit('run:end', {
-            session: toInfo(record),
-            runId,
-            ok: true,
-            durationMs: this.now() - started,
-          });
+          if (!quiet)
+            this.#d.events.emit('run:end', {
+              session: toInfo(record),
+              runId,
+              ok: true,
+              durationMs: this.now() - started,
+            });
           return result;
         } finally {
           await lease.close();
         }
       }
     } catch (err) {
+      if (quiet) throw err;
       this.#d.events.emit('run:end', {
         // A run that expired the session reports it expired, not as it was when the run started.
         session: toInfo((err instanceof AuthSessionError && expiredRecords.get(err)) || record),
@@ -263,8 +297,12 @@ export class Lifecycle {
     state: BrowserState | undefined,
     signal: AbortSignal,
     yieldable: boolean,
+    quiet = false,
   ): Promise<{ yielded: false; lease: ContextLease } | { yielded: true }> {
     const open = (s: AbortSignal) => this.openContext(record, codec, state, s);
+    // Health checks go through every session in turn: in the warm pool they would evict the contexts of the
+    // sessions that runs keep busy.
+    if (quiet) return { yielded: false, lease: await open(signal) };
     // A run that just got a renewed session has nothing to yield to.
     if (!yieldable) return { yielded: false, lease: await this.#warmOrFresh(record, open, signal) };
     // Waiting for a slot ends early when a refresh of the session starts (see #yieldToRefresh). One controller
@@ -363,6 +401,7 @@ export class Lifecycle {
       const changed = codec.fingerprint(captured) !== codec.fingerprint(openedState);
       if (!changed && checkedAt === undefined) return;
       const sealedState = changed ? codec.sealState(record.id, captured) : undefined;
+      const expiresAt = changed ? this.expiryOf(record, captured) : undefined;
       // The warm context holds exactly this state: runs that read it may keep using the context.
       if (sealedState && lease instanceof WarmLease) lease.adopt(sealedState.box, record.revision + 1);
       const { record: saved, written } = await this.commit(
@@ -370,6 +409,7 @@ export class Lifecycle {
         afterRun(record, {
           ...(checkedAt === undefined ? {} : { checkedAt }),
           ...(sealedState === undefined ? {} : { sealedState }),
+          ...(expiresAt === undefined ? {} : { expiresAt }),
         }),
       );
       if (written && saved && sealedState && lease instanceof WarmLease)
@@ -407,6 +447,13 @@ export function assertRunnable(record: SessionRecord): void {
     );
   }
   throw sessionExpired(record);
+}
+
+/** A run waits for a refresh ahead under way when the current login lapses within this many ms. */
+const AHEAD_WAIT_MARGIN_MS = 10_000;
+
+function lapsesWithin(record: SessionRecord, ms: number, now: number): boolean {
+  return record.expiresAt !== undefined && Date.parse(record.expiresAt) - now < ms;
 }
 
 function needsCheck(record: SessionRecord, interval: number, now: number): boolean {

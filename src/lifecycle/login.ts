@@ -54,7 +54,7 @@ export async function runLogin(lifecycle: Lifecycle, plan: LoginPlan): Promise<L
     const { state, checkedAt } = await plan.perform(pending);
     const done = await lifecycle.commit(
       plan.id,
-      finishLogin(loginId, codec.sealState(plan.id, state), checkedAt),
+      finishLogin(loginId, codec.sealState(plan.id, state), checkedAt, lifecycle.expiryOf(pending, state)),
     );
     if (!done.written || !done.record) throw superseded(plan.id, done.record);
     return { record: done.record, existed: before !== undefined };

@@ -19,6 +19,8 @@ export class Refresher {
   readonly #lifecycle: Lifecycle;
   readonly #onStart: (id: string) => void;
   readonly #refreshing = new Map<string, Promise<SessionRecord>>();
+  /** The flights of `#refreshing` that are refreshes ahead of a lapse. */
+  readonly #ahead = new WeakSet<Promise<SessionRecord>>();
 
   /** `onStart` is told when a refresh of a session starts (runs waiting for a context then wait for it). */
   constructor(lifecycle: Lifecycle, onStart: (id: string) => void) {
@@ -26,9 +28,18 @@ export class Refresher {
     this.#onStart = onStart;
   }
 
-  /** The refresh of this session under way in this process, if any. */
+  /** The refresh of this session under way in this process after a failed check, if any. */
   inFlight(id: string): Promise<SessionRecord> | undefined {
-    return this.#refreshing.get(id);
+    const flight = this.#refreshing.get(id);
+    // A refresh ahead of a lapse is not waited for: the login it replaces still holds (a run checks it as
+    // usual, and only waits for the refresh when that check fails).
+    return flight && this.#ahead.has(flight) ? undefined : flight;
+  }
+
+  /** The refresh ahead of a lapse of this session under way in this process, if any. */
+  aheadInFlight(id: string): Promise<SessionRecord> | undefined {
+    const flight = this.#refreshing.get(id);
+    return flight && this.#ahead.has(flight) ? flight : undefined;
   }
 
   /**
@@ -40,11 +51,25 @@ export class Refresher {
     auth: AuthDefinition,
     opts: Required<AuthOptions>,
     signal: AbortSignal,
+    ahead?: RefreshAhead,
   ): Promise<SessionRecord> {
     let flight = this.#refreshing.get(record.id);
+    if (flight && !ahead && this.#ahead.has(flight)) {
+      // A refresh ahead is under way: its login is as good as ours, but when it fails it leaves the session
+      // as it was (the login still held when it started); a caller whose check failed then refreshes itself.
+      const joined = flight;
+      return raceAbort(
+        joined.catch(() => this.recover(record, auth, opts, signal)),
+        signal,
+      );
+    }
     if (!flight) {
-      flight = this.#recoverExclusive(record, auth, opts).finally(() => this.#refreshing.delete(record.id));
-      this.#refreshing.set(record.id, flight);
+      const started = this.#recoverExclusive(record, auth, opts, ahead).finally(() =>
+        this.#refreshing.delete(record.id),
+      );
+      flight = started;
+      if (ahead) this.#ahead.add(started);
+      this.#refreshing.set(record.id, started);
       this.#onStart(record.id);
     }
     return raceAbort(flight, signal);
@@ -54,6 +79,7 @@ export class Refresher {
     seen: SessionRecord,
     auth: AuthDefinition,
     opts: Required<AuthOptions>,
+    ahead: RefreshAhead | undefined,
   ): Promise<SessionRecord> {
     const handle = await this.#lifecycle.deps.lock.acquire(`refresh:${seen.id}`, {
       leaseMs: this.#lifecycle.deps.lockLeaseMs,
@@ -65,6 +91,8 @@ export class Refresher {
       const current = await this.#lifecycle.deps.store.require(seen.id);
       if (current.generation !== seen.generation && current.state === 'active') return current;
       assertRunnable(current);
+      // Ahead of a lapse: only while still due (a run may have captured a renewed token meanwhile).
+      if (ahead && (auth.type !== 'credentials' || !ahead.due(current))) return current;
       if (auth.type !== 'credentials') {
         return await this.expire(
           current,
@@ -84,7 +112,12 @@ export class Refresher {
         });
         const { record, written } = await this.#lifecycle.commit(
           current.id,
-          refreshed(current, codec.sealState(current.id, state), this.#lifecycle.iso()),
+          refreshed(
+            current,
+            codec.sealState(current.id, state),
+            this.#lifecycle.iso(),
+            this.#lifecycle.expiryOf(current, state),
+          ),
         );
         // Not written: the session changed under us (renewed by another worker whose lock we outlived,
         // deleted, or taken over by a new login); the latest record tells what callers get.
@@ -93,11 +126,14 @@ export class Refresher {
         this.#lifecycle.deps.events.emit('refreshed', {
           session: toInfo(saved),
           durationMs: this.#lifecycle.now() - started,
+          ...(ahead ? { ahead: true } : {}),
         });
         return saved;
       } catch (err) {
         const e = normalise(err, 'CREATE_FAILED', `Logging in again to "${auth.name}" failed`, current.id);
-        if (!expiresSession(e)) throw e;
+        // A refresh ahead that fails leaves the session as it is: its login still holds until it lapses,
+        // and the check after that decides (refresh again, or expire).
+        if (ahead || !expiresSession(e)) throw e;
         return await this.expire(current, e);
       }
     } finally {
@@ -126,6 +162,11 @@ export class Refresher {
     expiredRecords.set(error, done);
     throw error;
   }
+}
+
+/** A refresh ahead of a lapse (health checks): logs in only while `due` holds for the latest record. */
+export interface RefreshAhead {
+  due(current: SessionRecord): boolean;
 }
 
 /** The record each `SESSION_EXPIRED` error made by `expire` stands for (for the `run:end` event). */

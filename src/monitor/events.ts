@@ -37,8 +37,11 @@ export interface AuthSessionEvents {
     readonly durationMs: number;
     readonly error?: ErrorSummary;
   };
-  /** A session was logged in again with its stored credentials. */
-  refreshed: { readonly session: AuthSessionInfo; readonly durationMs: number };
+  /**
+   * A session was logged in again with its stored credentials: after a failed check, or ahead of its lapse
+   * (`ahead: true`, health checks).
+   */
+  refreshed: { readonly session: AuthSessionInfo; readonly durationMs: number; readonly ahead?: boolean };
   /** A session expired: its login no longer holds and could not be renewed. */
   expired: { readonly session: AuthSessionInfo; readonly reason: ErrorSummary };
   /** A session was updated (credentials, labels, proxy, device, new recording or imported state). */
@@ -51,11 +54,6 @@ export interface AuthSessionEvents {
   };
   /** A session was deleted. */
   deleted: { readonly session: AuthSessionInfo };
-  /**
-   * A session that cannot be refreshed by itself (recorder-based) will lapse soon: ask its user to record it
-   * again before `expiresAt` (ISO 8601).
-   */
-  expiring: { readonly session: AuthSessionInfo; readonly expiresAt: string };
   /** A session changed state. */
   transition: { readonly session: AuthSessionInfo; readonly from: SessionState; readonly to: SessionState };
   /** A task is about to run. */
@@ -107,6 +105,23 @@ export interface AuthSessionEvents {
     readonly session?: AuthSessionInfo;
     readonly waiting: number;
     readonly reason: 'active' | 'manual';
+  };
+  /**
+   * A recorder session's login lapses within the health checks' `refreshAhead` (once per lapse): a person
+   * must record it again before `expiresAt` (ISO 8601).
+   */
+  expiring: { readonly session: AuthSessionInfo; readonly expiresAt: string };
+  /** A round of health checks ended in this process (`manager.startHealthChecks`). */
+  'health:round': {
+    /** Sessions validated (their check ran) by this process in this round. */
+    readonly checked: number;
+    /** Sessions logged in again: ahead of their lapse, or after a failed check. */
+    readonly refreshed: number;
+    /** Sessions that went `expired`. */
+    readonly expired: number;
+    /** Sessions left alone: taken by another process this round, checked recently, or unreachable. */
+    readonly skipped: number;
+    readonly durationMs: number;
   };
   /** Something went wrong that did not fail the call (e.g. saving the state after a successful task). */
   warning: { readonly session?: AuthSessionInfo; readonly error: ErrorSummary };

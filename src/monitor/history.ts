@@ -18,6 +18,8 @@ export type HistoryKind =
   | 'import'
   | 'input'
   | 'warning'
+  | 'refresh-ahead'
+  | 'expiring'
   | (string & {});
 
 /**

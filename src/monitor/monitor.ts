@@ -205,10 +205,13 @@ export class Monitor {
         });
       },
       refreshed: (e) => {
-        this.#entry(e.session, 'refresh', true, e.durationMs);
-        this.#stats.refresh(true, e.durationMs);
+        this.#entry(e.session, e.ahead === true ? 'refresh-ahead' : 'refresh', true, e.durationMs);
+        this.#stats.refresh(true, e.durationMs, e.ahead === true);
         t?.operation('refresh', e.session, true, e.durationMs);
-        this.#log('info', 'session refreshed', e.session, { durationMs: e.durationMs });
+        this.#log('info', 'session refreshed', e.session, {
+          durationMs: e.durationMs,
+          ...(e.ahead === true ? { ahead: true } : {}),
+        });
       },
       expired: (e) => {
         this.#entry(e.session, 'expire', false, undefined, e.reason);
@@ -281,6 +284,14 @@ export class Monitor {
           reason: e.reason,
           waiting: e.waiting,
         });
+      },
+      expiring: (e) => {
+        this.#entry(e.session, 'expiring', true);
+        this.#log('warn', 'session expiring', e.session, { expiresAt: e.expiresAt });
+      },
+      'health:round': (e) => {
+        this.#stats.healthRound(e.checked);
+        this.#log('debug', 'health round', undefined, { ...e });
       },
       warning: (e) => {
         if (e.session) this.#entry(e.session, 'warning', false, undefined, e.error);

@@ -19,6 +19,22 @@ export interface OperationStats {
 }
 
 /**
+ * Refreshes, split by what brought them.
+ *
+ * @example
+ * ```ts
+ * const { refreshes } = await manager.stats();
+ * console.log(`${refreshes.proactive} ahead of a lapse, ${refreshes.reactive} after a failed check`);
+ * ```
+ */
+export interface RefreshStats extends OperationStats {
+  /** Successful refreshes made ahead of the login's lapse (health checks' `refreshAhead`). */
+  readonly proactive: number;
+  /** Successful refreshes made after a check found the login gone. */
+  readonly reactive: number;
+}
+
+/**
  * The sessions in the store, counted by state and by auth (a streaming pass over the store).
  *
  * @example
@@ -58,10 +74,12 @@ export interface AuthSessionStats {
   /** Runs of the `check` hook before tasks. */
   readonly checks: OperationStats;
   /**
-   * Logins again with the stored credentials after a failed check. `failed` counts the refreshes that
-   * failed and expired their session.
+   * Logins again with the stored credentials: after a failed check (`reactive`) or ahead of a lapse by the
+   * health checks (`proactive`). `failed` counts the refreshes that failed and expired their session.
    */
-  readonly refreshes: OperationStats;
+  readonly refreshes: RefreshStats;
+  /** Health checks (`manager.startHealthChecks`) in this process: rounds ended, sessions validated. */
+  readonly health: { readonly rounds: number; readonly checked: number };
   /** Creations of sessions (`create`), successful or failed. */
   readonly creates: OperationStats;
   /** Sessions updated (labels, proxy, new credentials, a new recording…). */
@@ -131,6 +149,9 @@ export class StatsCollector {
   #expirations = 0;
   #warnings = 0;
   #inFlight = 0;
+  #proactive = 0;
+  #healthRounds = 0;
+  #healthChecked = 0;
 
   constructor(since: string) {
     this.#since = since;
@@ -149,8 +170,14 @@ export class StatsCollector {
     this.#checks.record(ok, durationMs);
   }
 
-  refresh(ok: boolean, durationMs: number | undefined): void {
+  refresh(ok: boolean, durationMs: number | undefined, ahead = false): void {
     this.#refreshes.record(ok, durationMs);
+    if (ok && ahead) this.#proactive++;
+  }
+
+  healthRound(checked: number): void {
+    this.#healthRounds++;
+    this.#healthChecked += checked;
   }
 
   create(ok: boolean, durationMs: number): void {
@@ -184,7 +211,8 @@ export class StatsCollector {
       ...(sessions ? { sessions } : {}),
       runs,
       checks,
-      refreshes,
+      refreshes: { ...refreshes, proactive: this.#proactive, reactive: refreshes.ok - this.#proactive },
+      health: { rounds: this.#healthRounds, checked: this.#healthChecked },
       creates,
       updates: this.#updates,
       deletes: this.#deletes,

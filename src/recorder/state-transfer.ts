@@ -222,6 +222,7 @@ export async function importSessionState(
         },
         dropCredentials: auth.type === 'recorder',
         checkedAt,
+        expiresAt: lifecycle.expiryOf(preview, state),
       }),
     );
     const info = toInfo(record as SessionRecord);

@@ -12,12 +12,12 @@ import { assertTransition } from './states.js';
 // | editFields (update)     | labels, proxy (clear + sealed), device                                      |
 // | beginLogin (create,     | the above, sealed credentials, state → pending, loginId, failure            |
 // |   update, record, import)|                                                                            |
-// | finishLogin             | state → active, generation, lastCheckedAt, sealed state, clears loginId     |
+// | finishLogin             | state → active, generation, lastCheckedAt, sealed state, expiresAt, loginId |
 // | failLogin / undoLogin   | state, failure, loginId (undo: also what its own beginLogin set, if unchanged)|
 // | show/clearInput         | input, operationId                                                          |
-// | refreshed               | state → active, generation, lastCheckedAt, sealed state, failure            |
+// | refreshed               | state → active, generation, lastCheckedAt, sealed state, failure, expiresAt |
 // | expired                 | state → expired, expiredAt, failure                                         |
-// | afterRun                | lastCheckedAt, sealed state                                                 |
+// | afterRun                | lastCheckedAt, sealed state (and expiresAt, which goes with the state)      |
 // | resealed (rotateKey)    | the boxes of sealed fields (same plaintext, current key)                    |
 // | leaseTaken / leaseRenewed / leaseEnded (lease) | lease, leaseEndedAt                                  |
 //
@@ -115,11 +115,22 @@ export function beginLogin(options: {
   };
 }
 
+/**
+ * `expiresAt` belongs to the sealed state it was learned from: set with it, or removed when the new state
+ * tells nothing (the old state's expiry would be wrong for the new one).
+ */
+function withExpiry(next: SessionRecord, expiresAt: string | undefined): SessionRecord {
+  if (expiresAt === undefined) delete next.expiresAt;
+  else next.expiresAt = expiresAt;
+  return next;
+}
+
 /** The record logged in anew: active, a new generation, the state just captured and checked. */
 function renewed(
   latest: SessionRecord,
   sealedState: SessionRecord['sealed']['state'],
   checkedAt: string,
+  expiresAt: string | undefined,
 ): SessionRecord {
   const next: SessionRecord = {
     ...latest,
@@ -130,7 +141,7 @@ function renewed(
   };
   delete next.failure;
   delete next.expiredAt;
-  return next;
+  return withExpiry(next, expiresAt);
 }
 
 /** The login `loginId` succeeded: active, a new generation, its state; only while it is still the login. */
@@ -138,11 +149,12 @@ export function finishLogin(
   loginId: string,
   sealedState: SessionRecord['sealed']['state'],
   checkedAt: string,
+  expiresAt?: string,
 ): Change {
   return (latest) => {
     if (!latest || latest.loginId !== loginId) return undefined;
     assertTransition(latest.state, 'active', latest.id);
-    const next = renewed(latest, sealedState, checkedAt);
+    const next = renewed(latest, sealedState, checkedAt, expiresAt);
     for (const key of ['loginId', 'input', 'operationId'] as const) delete next[key];
     return next;
   };
@@ -237,11 +249,12 @@ export function refreshed(
   seen: SessionRecord,
   sealedState: SessionRecord['sealed']['state'],
   checkedAt: string,
+  expiresAt?: string,
 ): Change {
   return (latest) => {
     if (!latest || latest.generation !== seen.generation || latest.state !== 'active') return undefined;
     if (latest.sealed.credentials?.box !== seen.sealed.credentials?.box) return undefined;
-    return renewed(latest, sealedState, checkedAt);
+    return renewed(latest, sealedState, checkedAt, expiresAt);
   };
 }
 
@@ -259,13 +272,21 @@ export function expired(seen: SessionRecord, failure: { code: string; message: s
  */
 export function afterRun(
   seen: SessionRecord,
-  changes: { readonly sealedState?: SessionRecord['sealed']['state']; readonly checkedAt?: string },
+  changes: {
+    readonly sealedState?: SessionRecord['sealed']['state'];
+    readonly checkedAt?: string;
+    /** The expiry learned from `sealedState` (ignored without it). */
+    readonly expiresAt?: string;
+  },
 ): Change {
   return (latest) => {
     if (!latest || latest.generation !== seen.generation || latest.state !== 'active') return undefined;
     const next: SessionRecord = { ...latest };
     if (changes.checkedAt !== undefined) next.lastCheckedAt = changes.checkedAt;
-    if (changes.sealedState !== undefined) next.sealed = { ...latest.sealed, state: changes.sealedState };
+    if (changes.sealedState !== undefined) {
+      next.sealed = { ...latest.sealed, state: changes.sealedState };
+      withExpiry(next, changes.expiresAt);
+    }
     return next;
   };
 }
@@ -293,6 +314,8 @@ export function imported(options: {
   /** Removes stored credentials (recorder sessions never hold any). */
   readonly dropCredentials: boolean;
   readonly checkedAt: string | undefined;
+  /** The expiry learned from the imported state, when it is imported. */
+  readonly expiresAt?: string | undefined;
 }): Change {
   return (latest) => {
     if (options.existed && !latest) throw notFound(options.id);
@@ -311,6 +334,7 @@ export function imported(options: {
       sealed: { ...base.sealed, ...options.sealed },
     };
     if (options.dropCredentials) delete next.sealed.credentials;
+    if (options.sealed.state !== undefined) withExpiry(next, options.expiresAt);
     if (options.checkedAt === undefined) delete next.lastCheckedAt;
     else next.lastCheckedAt = options.checkedAt;
     for (const key of ['loginId', 'input', 'operationId', 'failure', 'expiredAt'] as const) delete next[key];

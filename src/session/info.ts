@@ -17,6 +17,13 @@ export interface AuthSessionInfo {
   readonly lastCheckedAt?: string;
   /** When the session went `expired`. */
   readonly expiredAt?: string;
+  /**
+   * When the current login is expected to lapse, when known: from the auth's `expiresAt` hook, the `exp` of
+   * a JWT in the state, or the `expires` of its `authCookies` (see the health guide).
+   */
+  readonly expiresAt?: string;
+  /** When this process's health checks will next look at the session (only while they run here). */
+  readonly nextCheckAt?: string;
   readonly labels: Readonly<Record<string, string>>;
   /** The proxy server the session is bound to (never its user name or password). */
   readonly proxy?: { readonly server: string };
@@ -49,6 +56,7 @@ export function toInfo(record: SessionRecord): AuthSessionInfo {
     updatedAt: record.updatedAt,
     ...(record.lastCheckedAt === undefined ? {} : { lastCheckedAt: record.lastCheckedAt }),
     ...(record.expiredAt === undefined ? {} : { expiredAt: record.expiredAt }),
+    ...(record.expiresAt === undefined ? {} : { expiresAt: record.expiresAt }),
     labels: { ...record.labels },
     ...(record.proxy === undefined ? {} : { proxy: { server: record.proxy.server } }),
     ...(record.failure === undefined ? {} : { failure: { ...record.failure } }),

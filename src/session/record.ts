@@ -50,6 +50,8 @@ export const sessionRecordSchema = z
     updatedAt: iso,
     lastCheckedAt: iso.optional(),
     expiredAt: iso.optional(),
+    /** When the current login is expected to lapse (learned from the state it captured; see docs/health.md). */
+    expiresAt: iso.optional(),
     labels: z.record(z.string(), z.string()),
     proxy: z.object({ server: z.string() }).strict().optional(),
     device: deviceSchema.optional(),

@@ -633,9 +633,9 @@ describe('demo site: real Chromium', () => {
       await logIn('ss');
       await logIn('idb');
       // Neither wrote to localStorage; only the ss site wrote to sessionStorage.
-      expect(await tokens()).toEqual({ local: null, session: expect.stringMatching(/^[\w-]{40,}$/) });
+      expect(await tokens()).toEqual({ local: null, session: expect.stringMatching(/^[\w.-]{40,}$/) });
       await logIn('ls');
-      expect((await tokens()).local).toMatch(/^[\w-]{40,}$/);
+      expect((await tokens()).local).toMatch(/^[\w.-]{40,}$/);
       expect(s.stats().logins - loginsBefore).toBe(3);
 
       const state = await context.storageState({ indexedDB: true });

@@ -43,7 +43,6 @@ const EVERY_EVENT: Record<AuthSessionEventName, true> = {
   expired: true,
   updated: true,
   deleted: true,
-  expiring: true,
   transition: true,
   'run:start': true,
   'run:end': true,
@@ -51,6 +50,8 @@ const EVERY_EVENT: Record<AuthSessionEventName, true> = {
   'input:answered': true,
   'queue:paused': true,
   'queue:resumed': true,
+  expiring: true,
+  'health:round': true,
   warning: true,
 };
 
