@@ -78,7 +78,7 @@ export interface LifecycleDeps {
   readonly closed: AbortSignal;
   readonly lockLeaseMs: number;
   readonly lockWaitMs: number;
-  /** Keep a warm context per active session between runs (the manager's `warmContexts`). @default off */
+  /** Keep a warm context per active session between runs (the manager's `warmContexts`). @default on */
   readonly warmContexts?: WarmContextsInput | undefined;
 }
 
