@@ -64,7 +64,15 @@ export const CONTEXT_STICKY = [
 ] as const;
 
 /** Clock methods (context-wide, also reached as `page.clock`) that change time for every page. */
-const CLOCK_STICKY = ['install', 'fastForward', 'pauseAt', 'resume', 'runFor', 'setFixedTime', 'setSystemTime'];
+const CLOCK_STICKY = [
+  'install',
+  'fastForward',
+  'pauseAt',
+  'resume',
+  'runFor',
+  'setFixedTime',
+  'setSystemTime',
+];
 
 /** Bound on one clean-up step of a page (unroute, navigate away, cancel a download). */
 const STEP_TIMEOUT_MS = 5000;
@@ -122,7 +130,10 @@ export function isDirty(target: object): boolean {
  * Calls a context's own method, bypassing the instrumentation (for the library's own use, e.g. the state
  * capture's CDP session), so it does not mark the context dirty.
  */
-export function untracked<K extends keyof BrowserContext>(context: BrowserContext, name: K): BrowserContext[K] {
+export function untracked<K extends keyof BrowserContext>(
+  context: BrowserContext,
+  name: K,
+): BrowserContext[K] {
   const own = Object.getPrototypeOf(context) as BrowserContext;
   const fn = (own[name] ?? context[name]) as unknown;
   return (typeof fn === 'function' ? fn.bind(context) : fn) as BrowserContext[K];

@@ -88,7 +88,11 @@ export function resolveWarmContexts(
 ): Required<WarmContextOptions> | undefined {
   if (input === false || input === 0) return undefined;
   const given: WarmContextOptions =
-    input === undefined || input === true ? {} : typeof input === 'number' ? { max: input } : (input as WarmContextOptions);
+    input === undefined || input === true
+      ? {}
+      : typeof input === 'number'
+        ? { max: input }
+        : (input as WarmContextOptions);
   if (typeof given !== 'object' || given === null || Array.isArray(given)) {
     throw invalid('"warmContexts" must be true, a number of contexts or { max, idleMs, pagesPerContext }');
   }

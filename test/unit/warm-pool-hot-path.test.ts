@@ -128,7 +128,7 @@ describe('reused pages (warmContexts.reusePages)', () => {
     });
     await manager.run('s', ({ page }) => {
       expect(page).not.toBe(first);
-      expect(page.listenerCount('dialog')).toBe(0);
+      expect((page as unknown as StubPage).listenerCount('dialog')).toBe(0);
     });
     expect(first!.isClosed()).toBe(true);
   });
