@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findChromium } from '../src/browser/find-executable.js';
 import { benchBookkeeping } from './bookkeeping.js';
+import { benchConcurrency } from './concurrency.js';
 import { type BenchReport, holdsText, printTable, progress } from './lib.js';
 import { benchPlaywright } from './playwright.js';
 import { benchRefresh } from './refresh.js';
@@ -41,14 +42,14 @@ function parseArgs(argv: readonly string[]): Args {
           .split(',')
           .map((v) => Number(v.trim())),
       );
-      if ([...only].some((n) => !Number.isInteger(n) || n < 1 || n > 5)) {
-        throw new Error('--only takes benchmark numbers from 1 to 5, e.g. --only 1,3');
+      if ([...only].some((n) => !Number.isInteger(n) || n < 1 || n > 6)) {
+        throw new Error('--only takes benchmark numbers from 1 to 6, e.g. --only 1,3');
       }
     } else if (arg === '--out' || arg.startsWith('--out=')) {
       out = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i]!;
     } else if (arg === '--help' || arg === '-h') {
       console.log(
-        'usage: npm run bench [-- --full] [--only 1,2,3,4,5] [--write|--no-write] [--out bench/BENCHMARKS.md]',
+        'usage: npm run bench [-- --full] [--only 1,2,3,4,5,6] [--write|--no-write] [--out bench/BENCHMARKS.md]',
       );
       process.exit(0);
     } else {
@@ -175,6 +176,7 @@ async function main(): Promise<void> {
       }),
     );
   }
+  if (wanted(6)) reports.push(await benchConcurrency({ rounds5: full ? 6 : 3, rounds50: full ? 4 : 2 }));
   reports.sort((x, y) => x.id - y.id);
   const total = (Date.now() - started) / 1000;
   console.log('');

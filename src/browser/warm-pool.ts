@@ -532,6 +532,7 @@ export class WarmLease implements ContextLease {
   readonly #lease: ContextLease;
   readonly #hooks: WarmLeaseHooks;
   readonly #runs = new Map<Page, PageRun>();
+  #keepPages = true;
   #closing: Promise<void> | undefined;
 
   constructor(lease: ContextLease, hooks: WarmLeaseHooks) {
@@ -550,6 +551,14 @@ export class WarmLease implements ContextLease {
 
   captureState(): Promise<BrowserState> {
     return this.#lease.captureState();
+  }
+
+  /**
+   * The run did not end well (the task threw or was abandoned and may still be using its page): its pages are
+   * closed rather than kept for the next run.
+   */
+  keepNoPages(): void {
+    this.#keepPages = false;
   }
 
   /** The context no longer holds a valid login (a failed check, a task that found itself logged out). */
@@ -576,7 +585,7 @@ export class WarmLease implements ContextLease {
       await Promise.allSettled(
         [...this.#runs.values()].map(async (run) => {
           const { page } = run;
-          if (!page.isClosed() && !isDirty(page) && this.#hooks.canKeep()) {
+          if (this.#keepPages && !page.isClosed() && !isDirty(page) && this.#hooks.canKeep()) {
             const ready = endRun(run, true);
             if (this.#hooks.keep(page, ready)) return;
             await ready;
@@ -596,10 +605,16 @@ export class WarmLease implements ContextLease {
 async function takeIdlePage(entry: Entry): Promise<Page | undefined> {
   for (let idle = entry.idle.pop(); idle !== undefined; idle = entry.idle.pop()) {
     const ok = await idle.ready;
-    if (ok && !idle.page.isClosed() && !entry.retired) return idle.page;
+    // A navigation the last task left running may have landed after the clean-up: not clean, not kept.
+    if (ok && !idle.page.isClosed() && !entry.retired && blank(idle.page)) return idle.page;
     await closePage(idle.page);
   }
   return undefined;
+}
+
+function blank(page: Page): boolean {
+  const { url } = page as { url?: () => string };
+  return typeof url !== 'function' || url.call(page) === 'about:blank';
 }
 
 /** The listeners an emitter had at some point, per event. */

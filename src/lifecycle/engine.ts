@@ -195,6 +195,8 @@ export class Lifecycle {
           continue;
         }
         const lease = opened.lease;
+        // Only a run that ended well hands its page on: a failed or aborted task may still be using it.
+        let succeeded = false;
         try {
           const page = await lease.newPage();
           let checkedAt: string | undefined;
@@ -228,6 +230,7 @@ export class Lifecycle {
             }
             throw err;
           }
+          succeeded = true;
           await this.#saveAfterRun(record, lease, openedState, checkedAt, codec);
           this.#d.events.emit('run:end', {
             session: toInfo(record),
@@ -237,6 +240,7 @@ export class Lifecycle {
           });
           return result;
         } finally {
+          if (!succeeded && lease instanceof WarmLease) lease.keepNoPages();
           await lease.close();
         }
       }
