@@ -200,7 +200,7 @@ export interface WarmPoolDeps {
  * else, and on {@link WarmPool.close}. Every run gets its own page, closed when the run ends (or, with
  * `reusePages`, kept for the session's next run).
  *
- * Internal: the manager builds one when its `warmContexts` option is set.
+ * Internal: the manager builds one unless its `warmContexts` option is `false` (or `0`).
  *
  * @example
  * ```ts

@@ -1,5 +1,6 @@
 import type { Page } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { resolveWarmContexts } from '../../src/browser/warm-pool.js';
 import { AuthSessionManager, createMemoryStore } from '../../src/index.js';
 import { FakeBrowserProvider } from '../../src/testing/index.js';
 import { type Harness, harness, siteAuth, TEST_KEY } from './helpers.js';
@@ -16,6 +17,19 @@ afterEach(async () => {
 });
 
 describe('warm contexts by default (fake browser)', () => {
+  it('resolves an absent option to the pool with page reuse, and false or 0 to no pool', () => {
+    expect(resolveWarmContexts(undefined)).toEqual({
+      max: 4,
+      idleMs: 30_000,
+      pagesPerContext: 4,
+      reusePages: true,
+    });
+    expect(resolveWarmContexts(true)).toEqual(resolveWarmContexts(undefined));
+    expect(resolveWarmContexts(false)).toBeUndefined();
+    expect(resolveWarmContexts(0)).toBeUndefined();
+    expect(resolveWarmContexts({ reusePages: false })?.reusePages).toBe(false);
+  });
+
   it('a manager without options keeps the context and the page between runs', async () => {
     h = harness();
     const s = await h.manager.create('site', { credentials: alice });
