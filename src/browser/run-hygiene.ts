@@ -255,8 +255,13 @@ async function dropDownload(download: Download): Promise<void> {
   }
 }
 
-/** Closes a page, bounded; never throws. */
+/**
+ * Closes a page, bounded; never throws. Calls Playwright's own `close` (not the state capture's shadow of it,
+ * which reads the page first: the library closes pages after the capture, so that read would be wasted).
+ */
 export async function closePage(page: Page): Promise<void> {
   if (page.isClosed()) return;
-  await withTimeout(page.close(), STEP_TIMEOUT_MS * 2, 'Closing a page').catch(() => undefined);
+  const own = (Object.getPrototypeOf(page) as { close?: unknown } | null)?.close;
+  const closing = typeof own === 'function' ? (own as Page['close']).call(page) : page.close();
+  await withTimeout(closing, STEP_TIMEOUT_MS * 2, 'Closing a page').catch(() => undefined);
 }
