@@ -56,8 +56,10 @@ export class StateCapture {
   readonly #unknown = new Map<string, Set<Page | typeof INDEXED_DB>>();
   /** Per page: the origin its main frame shows and whether its current document reported on leaving. */
   readonly #shown = new Map<Page, { origin: string | undefined; reported: boolean }>();
-  /** sessionStorage per page and origin, as reported by documents that left (a tab keeps it per origin). */
+  /** sessionStorage per open page and origin, as reported by documents that left (a tab keeps it per origin). */
   readonly #sessions = new Map<Page, Map<string, NameValue[]>>();
+  /** The same for pages that have closed, per origin (the latest report wins): bounded by the origins. */
+  readonly #closedSessions = new Map<string, NameValue[]>();
   #installed = false;
 
   constructor(context: BrowserContext, opened: BrowserState | undefined, options: StateCaptureOptions) {
@@ -85,6 +87,8 @@ export class StateCapture {
     page.once('close', () => {
       this.#left(page);
       this.#shown.delete(page);
+      for (const [origin, items] of this.#sessions.get(page) ?? []) this.#closedSessions.set(origin, items);
+      this.#sessions.delete(page);
     });
     if (this.#installed) this.#readBeforeClose(page);
     page.on('domcontentloaded', () => {
@@ -249,6 +253,10 @@ export class StateCapture {
     this.#unknown.get(origin)?.delete(page);
     if (read.local) this.#known.set(origin, read.local);
     if (indexedDB) this.#mark(origin, INDEXED_DB);
+    if (page.isClosed()) {
+      this.#closedSessions.set(origin, read.items);
+      return;
+    }
     let sessions = this.#sessions.get(page);
     if (!sessions) {
       sessions = new Map();
@@ -287,6 +295,7 @@ export class StateCapture {
       if (read) live.add(`${this.#pageIndex(page)}\0${read.origin}`);
     }
     const out: FrameRead[] = [];
+    for (const [origin, items] of this.#closedSessions) out.push({ origin, items });
     for (const [page, sessions] of this.#sessions) {
       for (const [origin, items] of sessions) {
         if (live.has(`${this.#pageIndex(page)}\0${origin}`)) continue;
