@@ -48,7 +48,7 @@ export async function benchConsole(options: ConsoleBenchOptions): Promise<BenchR
     });
     const raw = String(await keyv.get(`session/${template.id}`));
     await manager.delete(template.id);
-    progress(`6. seeding ${options.sessions.toLocaleString('en')} sessions`);
+    progress(`7. seeding ${options.sessions.toLocaleString('en')} sessions`);
     await seed(store, raw, options.sessions);
     const server = await web.listen({ port: 0, host: '127.0.0.1' });
     const signIn = await fetch(`${server.url}?token=${token}`, { redirect: 'manual' });
@@ -74,7 +74,7 @@ export async function benchConsole(options: ConsoleBenchOptions): Promise<BenchR
     ];
     const figures: BenchReport['figures'][number][] = [];
     for (const [name, path, expect] of pages) {
-      progress(`6. ${name}`);
+      progress(`7. ${name}`);
       const samples: number[] = [];
       for (let i = 0; i < options.samples + 3; i++) {
         const t0 = performance.now();
@@ -91,7 +91,7 @@ export async function benchConsole(options: ConsoleBenchOptions): Promise<BenchR
       const med = median(samples);
       const informational = name.includes('gone');
       figures.push({
-        item: '6. console pages',
+        item: '7. console pages',
         figure: `${name} (median; p95 ${ms(quantile(samples, 0.95))})`,
         value: ms(med),
         target: informational ? '' : `< ${TARGET_MS} ms`,
@@ -101,7 +101,7 @@ export async function benchConsole(options: ConsoleBenchOptions): Promise<BenchR
     await server.close();
     const n = options.sessions.toLocaleString('en');
     return {
-      id: 6,
+      id: 7,
       title: `Console pages with ${n} sessions`,
       seconds: (Date.now() - started) / 1000,
       method: [

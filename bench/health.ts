@@ -86,7 +86,7 @@ async function fleet(sessions: number): Promise<Fleet> {
       credentials: { username: 'alice', password: 'pw-alice-1' },
       check: false,
     });
-    if (i % 2000 === 1999) progress(`7. seeded ${i + 1}/${sessions} sessions`);
+    if (i % 2000 === 1999) progress(`8. seeded ${i + 1}/${sessions} sessions`);
   }
   return {
     async round() {
@@ -106,7 +106,7 @@ async function fleet(sessions: number): Promise<Fleet> {
       const calls = map.calls - callsBefore;
       await health.stop();
       progress(
-        `7. ${sessions} sessions: ${ms(took)}, ${(calls / sessions).toFixed(1)} store calls per session`,
+        `8. ${sessions} sessions: ${ms(took)}, ${(calls / sessions).toFixed(1)} store calls per session`,
       );
       return { perSessionMs: took / sessions, callsPerSession: calls / sessions, checked };
     },
@@ -144,10 +144,10 @@ export async function benchHealth(options: HealthBenchOptions): Promise<BenchRep
   const smallCalls = Math.max(...small.map((m) => m.callsPerSession));
   const largeCalls = Math.max(...large.map((m) => m.callsPerSession));
   const largeChecked = Math.min(...large.map((m) => m.checked));
-  const item = '7. health rounds';
+  const item = '8. health rounds';
   const k = (n: number) => `${(n / 1000).toFixed(0)}k`;
   return {
-    id: 7,
+    id: 8,
     title: `One round of health checks: ${k(options.small)} vs ${k(options.large)} sessions`,
     method: [
       `${k(options.small)} and then ${k(options.large)} active sessions (fake browser, in-memory store, encryption on, each`,

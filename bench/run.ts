@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findChromium } from '../src/browser/find-executable.js';
 import { benchBookkeeping } from './bookkeeping.js';
+import { benchConcurrency } from './concurrency.js';
 import { benchConsole } from './console.js';
 import { benchHealth } from './health.js';
 import { type BenchReport, holdsText, printTable, progress } from './lib.js';
@@ -43,14 +44,14 @@ function parseArgs(argv: readonly string[]): Args {
           .split(',')
           .map((v) => Number(v.trim())),
       );
-      if ([...only].some((n) => !Number.isInteger(n) || n < 1 || n > 7)) {
-        throw new Error('--only takes benchmark numbers from 1 to 7, e.g. --only 1,3');
+      if ([...only].some((n) => !Number.isInteger(n) || n < 1 || n > 8)) {
+        throw new Error('--only takes benchmark numbers from 1 to 8, e.g. --only 1,3');
       }
     } else if (arg === '--out' || arg.startsWith('--out=')) {
       out = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i]!;
     } else if (arg === '--help' || arg === '-h') {
       console.log(
-        'usage: npm run bench [-- --full] [--only 1,2,3,4,5,6,7] [--write|--no-write] [--out bench/BENCHMARKS.md]',
+        'usage: npm run bench [-- --full] [--only 1,2,3,4,5,6,7,8] [--write|--no-write] [--out bench/BENCHMARKS.md]',
       );
       process.exit(0);
     } else {
@@ -177,9 +178,10 @@ async function main(): Promise<void> {
       }),
     );
   }
-  if (wanted(6))
+  if (wanted(6)) reports.push(await benchConcurrency({ rounds5: full ? 6 : 3, rounds50: full ? 4 : 2 }));
+  if (wanted(7))
     reports.push(await benchConsole({ sessions: full ? 100_000 : 10_000, samples: full ? 40 : 20 }));
-  if (wanted(7)) {
+  if (wanted(8)) {
     reports.push(await benchHealth({ small: 2000, large: 10_000, rounds: full ? 8 : 4 }));
   }
   reports.sort((x, y) => x.id - y.id);

@@ -134,12 +134,13 @@ export interface AuthSessionManagerOptions<A extends AuthDefinition = AuthDefini
   /** Where one-time notices go (e.g. "created a key file"). @default process.emitWarning */
   readonly onNotice?: (message: string) => void;
   /**
-   * Keep a logged-in browser context open per active session between runs, so a run only opens a page:
-   * `true` for the defaults (`{ max: 4, idleMs: 30000, pagesPerContext: 4 }`), a number for `max`, or
-   * options. Together with `checkInterval` this is the main performance lever. Warm contexts are closed when
-   * idle, when their session changes (refresh, update, expiry, deletion), when a browser slot is wanted, and
-   * by `close()`.
-   * @default false (every run opens and closes its own context)
+   * Keep a logged-in browser context open per active session between runs, and the run's page for the next
+   * run (cleaned: see docs/performance.md): `true` for the defaults (`{ max: 4, idleMs: 30000,
+   * pagesPerContext: 4, reusePages: true }`), a number for `max`, options, or `false` for a fresh context per
+   * run. Together with `checkInterval` this is the main performance lever. Warm contexts are closed when
+   * idle, when their session changes (refresh, update, expiry, deletion), when a browser slot is wanted, when
+   * a task changed them in a way that cannot be undone, and by `close()`.
+   * @default true (warm contexts, pages reused)
    */
   readonly warmContexts?: WarmContextsInput;
   /**

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { HEAVY_BUNDLES, HEAVY_REQUESTS, heavyBundle, heavyData, heavyPage } from './heavy.js';
 import {
   BodyTooLargeError,
   parseCookies,
@@ -386,6 +387,11 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
           return redirect(res, '/login', [clearSession]);
         case '/device':
           return sendHtml(res, 200, devicePage(), cookieUser(cookies) ? [seenCookie()] : []);
+        case '/heavy': {
+          const user = cookieUser(cookies);
+          if (!user) return redirect(res, '/login?next=%2Fheavy');
+          return sendHtml(res, 200, heavyPage(user));
+        }
         case '/api/me':
           return getMe(req, res, cookies);
         case '/__admin/stats':
@@ -399,6 +405,24 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
           return sendJson(res, 200, { requests: requests.slice(-MAX_REQUESTS) });
         case '/__admin/devices':
           return sendJson(res, 200, { devices: deviceReports.slice(-MAX_DEVICE_REPORTS) });
+      }
+      const heavy = /^\/heavy\/(app|data)-(\d+)\.(js|json)$/.exec(path);
+      if (heavy) {
+        const index = Number(heavy[2]);
+        if (heavy[1] === 'app' && heavy[3] === 'js' && index < HEAVY_BUNDLES) {
+          // Cacheable, like a real app's hashed bundles.
+          const body = heavyBundle(index);
+          res.writeHead(200, {
+            'content-type': 'text/javascript; charset=utf-8',
+            'content-length': Buffer.byteLength(body),
+            'cache-control': 'public, max-age=3600, immutable',
+          });
+          return res.end(body);
+        }
+        if (heavy[1] === 'data' && heavy[3] === 'json' && index < HEAVY_REQUESTS) {
+          if (!cookieUser(cookies)) return sendJson(res, 401, { error: 'not signed in' });
+          return sendJson(res, 200, heavyData(index));
+        }
       }
       for (const place of TOKEN_PLACES) {
         if (path === `/${place}/login`) return sendHtml(res, 200, tokenLoginPage(place));

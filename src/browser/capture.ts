@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { BrowserContext, Frame, Page } from 'playwright-core';
 import { RESTORED_FLAG, type SessionStorageSnapshot } from './session-storage.js';
 import { type BrowserState, byCodeUnits } from './state.js';
@@ -22,13 +23,19 @@ export interface StateCaptureOptions {
  * Playwright's capture runs its storage script (a large one) in every origin the context ever visited and
  * serialises every IndexedDB database. Most runs need none of that: the tab still shows the site, and the
  * site keeps no IndexedDB. So one small script per frame reads sessionStorage and, in the pages' main
- * frames, localStorage and the number of IndexedDB databases, while the cookies are fetched alongside. That
- * answer is the state when it covers everything Playwright would have looked at: every origin a frame
- * navigated to since the context opened is shown by a page now, none of them has an IndexedDB database, and
- * origins of the opening state that no frame visited since are unchanged (they are carried over as they
- * were). Otherwise, and whenever a frame does not answer, the capture falls back to Playwright's own.
- * Origins the context restored from its opening state but never showed are not visited again either, where
- * Playwright's own capture opens a hidden page and loads each of them.
+ * frames (and frames of the same host as their page, whose storage is not partitioned), localStorage and
+ * the number of IndexedDB databases, while the cookies are fetched alongside. Origins no page shows any more
+ * are answered by what their last document knew as it left: once {@link StateCapture.install} ran, every
+ * document reports its origin's localStorage and sessionStorage when it unloads (a navigation to another
+ * origin, a redirect through a page, a popup closing itself), and a page closed with `page.close()` is read
+ * just before it closes. That answer is the state when it covers everything Playwright would have looked
+ * at: every origin a frame navigated to since the context opened is shown by a page now or was reported by
+ * the last document that showed it, none of them uses IndexedDB, and origins of the opening state that no
+ * frame visited since are unchanged (they are carried over as they were). Otherwise (a document that left
+ * without a word, an origin seen only in a frame of another host, IndexedDB), and whenever a frame does not
+ * answer, the capture falls back to Playwright's own. Origins the context restored from its opening state
+ * but never showed are not visited again either, where Playwright's own capture opens a hidden page and
+ * loads each of them.
  *
  * @example
  * ```ts
@@ -43,6 +50,17 @@ export class StateCapture {
   readonly #operationTimeoutMs: number;
   /** Origins (http and https only, as Playwright counts them) that a frame navigated to. */
   readonly #visited = new Set<string>();
+  /** localStorage of origins as the last document that reported it knew it (a report or a live read). */
+  readonly #known = new Map<string, NameValue[]>();
+  /** Origins whose storage is unknown: a page left them without a report, or a report said IndexedDB. */
+  readonly #unknown = new Map<string, Set<Page | typeof INDEXED_DB>>();
+  /** Per page: the origin its main frame shows and whether its current document reported on leaving. */
+  readonly #shown = new Map<Page, { origin: string | undefined; reported: boolean }>();
+  /** sessionStorage per open page and origin, as reported by documents that left (a tab keeps it per origin). */
+  readonly #sessions = new Map<Page, Map<string, NameValue[]>>();
+  /** The same for pages that have closed, per origin (the latest report wins): bounded by the origins. */
+  readonly #closedSessions = new Map<string, NameValue[]>();
+  #installed = false;
 
   constructor(context: BrowserContext, opened: BrowserState | undefined, options: StateCaptureOptions) {
     this.#context = context;
@@ -61,7 +79,18 @@ export class StateCapture {
    */
   track(page: Page): void {
     for (const frame of page.frames()) this.#visit(frame.url());
-    page.on('framenavigated', (frame) => this.#visit(frame.url()));
+    this.#shown.set(page, { origin: httpOrigin(page.mainFrame().url()), reported: false });
+    page.on('framenavigated', (frame) => {
+      this.#visit(frame.url());
+      if (frame === page.mainFrame()) this.#mainNavigated(page, httpOrigin(frame.url()));
+    });
+    page.once('close', () => {
+      this.#left(page);
+      this.#shown.delete(page);
+      for (const [origin, items] of this.#sessions.get(page) ?? []) this.#closedSessions.set(origin, items);
+      this.#sessions.delete(page);
+    });
+    if (this.#installed) this.#readBeforeClose(page);
     page.on('domcontentloaded', () => {
       // A navigation or the context's close may cut it short: it only ever saves time, so failures are moot.
       page
@@ -71,16 +100,37 @@ export class StateCapture {
     });
   }
 
+  /**
+   * Asks every document of the context to report its storage as it unloads (a binding and an init script,
+   * added once, before any page opens), so origins a page left need not be loaded again at capture time.
+   * Without it (or when it fails) such origins make the capture fall back to Playwright's.
+   */
+  async install(): Promise<void> {
+    const name = `__authSessionsLeaving_${randomBytes(6).toString('hex')}`;
+    await this.#context.exposeBinding(name, (source: BindingSource, payload: unknown) =>
+      this.#report(source, payload),
+    );
+    await this.#context.addInitScript({ content: leavingScript(name) });
+    this.#installed = true;
+    for (const page of this.#context.pages()) this.#readBeforeClose(page);
+  }
+
   /** The context's state now. */
   async capture(): Promise<BrowserState> {
-    const frames: { frame: Frame; main: boolean }[] = [];
+    const frames: { frame: Frame; main: boolean; page: Page }[] = [];
     for (const page of this.#context.pages()) {
       if (page.isClosed()) continue;
       const mainFrame = page.mainFrame();
+      const host = hostOf(mainFrame.url());
       for (const frame of page.frames()) {
         const url = frame.url();
         if (url === '' || SKIPPED_SCHEMES.some((scheme) => url.startsWith(scheme))) continue;
-        frames.push({ frame, main: frame === mainFrame });
+        // A frame of the page's own host sees the origin's own (unpartitioned) localStorage.
+        frames.push({
+          frame,
+          main: frame === mainFrame || (host !== undefined && hostOf(url) === host),
+          page,
+        });
       }
     }
     const [cookies, reads] = await Promise.all([
@@ -92,7 +142,7 @@ export class StateCapture {
       // In parallel; the page order is kept for merging sessionStorage.
       Promise.all(frames.map(({ frame, main }) => readFrame(frame, main))),
     ]);
-    const sessionStorage = mergeSessionStorage(reads);
+    const sessionStorage = mergeSessionStorage([...this.#reportedSessions(frames, reads), ...reads]);
     const origins = this.#originsFrom(frames, reads);
     if (origins) return toBrowserState({ cookies, origins }, sessionStorage);
     const storage = await withTimeout(
@@ -121,7 +171,19 @@ export class StateCapture {
       if (read.databases !== 0) return undefined;
       covered.set(origin, read.local);
     }
-    for (const origin of required) if (!covered.has(origin)) return undefined;
+    // What live documents show now is the newest knowledge of their origins.
+    for (const [origin, local] of covered) {
+      this.#known.set(origin, local);
+      this.#unknown.delete(origin);
+    }
+    for (const origin of required) {
+      if (covered.has(origin)) continue;
+      const known = this.#known.get(origin);
+      if (known === undefined || (this.#unknown.get(origin)?.size ?? 0) > 0) return undefined;
+      // An origin whose IndexedDB came with the opening state: only Playwright reads that.
+      if (this.#opened.some((o) => o.origin === origin && (o.indexedDB?.length ?? 0) > 0)) return undefined;
+      covered.set(origin, known);
+    }
     const origins: OriginState[] = [];
     for (const [origin, localStorage] of covered) {
       if (localStorage.length > 0) origins.push({ origin, localStorage });
@@ -137,6 +199,186 @@ export class StateCapture {
     const origin = httpOrigin(url);
     if (origin !== undefined) this.#visited.add(origin);
   }
+
+  /** A page's main frame committed a document of `origin`. */
+  #mainNavigated(page: Page, origin: string | undefined): void {
+    const shown = this.#shown.get(page);
+    // Same origin (a reload, a same-document navigation): the page still shows it; a live read covers it.
+    if (shown && shown.origin === origin) {
+      shown.reported = false;
+      return;
+    }
+    this.#left(page);
+    this.#shown.set(page, { origin, reported: false });
+  }
+
+  /** The page's main frame no longer shows its origin: unknown unless its document reported. */
+  #left(page: Page): void {
+    const shown = this.#shown.get(page);
+    if (shown?.origin === undefined || shown.reported) return;
+    this.#mark(shown.origin, page);
+  }
+
+  #mark(origin: string, by: Page | typeof INDEXED_DB): void {
+    let set = this.#unknown.get(origin);
+    if (!set) {
+      set = new Set();
+      this.#unknown.set(origin, set);
+    }
+    set.add(by);
+  }
+
+  /** A document's report as it unloads (the page's own scripts share its world: checked, not trusted). */
+  #report(source: BindingSource, payload: unknown): void {
+    const page = source.page;
+    if (!page || source.frame !== page.mainFrame()) return;
+    if (typeof payload !== 'string' || payload.length > MAX_REPORT_CHARS) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(payload);
+    } catch {
+      return;
+    }
+    const read = asFrameRead(value, true);
+    // Only the origin the frame shows may report, and only for itself.
+    if (read?.local === undefined || read.origin !== httpOrigin(source.frame.url())) return;
+    this.#remember(page, read, (value as { idb?: unknown }).idb === true);
+  }
+
+  #remember(page: Page, read: FrameRead, indexedDB: boolean): void {
+    const origin = read.origin;
+    const shown = this.#shown.get(page);
+    if (shown?.origin === origin) shown.reported = true;
+    // The report may arrive after the navigation it announced: it clears the mark that navigation left.
+    this.#unknown.get(origin)?.delete(page);
+    if (read.local) this.#known.set(origin, read.local);
+    if (indexedDB) this.#mark(origin, INDEXED_DB);
+    if (page.isClosed()) {
+      this.#closedSessions.set(origin, read.items);
+      return;
+    }
+    let sessions = this.#sessions.get(page);
+    if (!sessions) {
+      sessions = new Map();
+      this.#sessions.set(page, sessions);
+    }
+    sessions.set(origin, read.items);
+  }
+
+  /** Shadows `page.close()` so a page closed by a task is read first (bounded). */
+  #readBeforeClose(page: Page): void {
+    const original = page.close;
+    if (typeof original !== 'function' || Object.hasOwn(page, 'close')) return;
+    const capture = this;
+    const close = async function (this: Page, ...args: Parameters<Page['close']>): Promise<void> {
+      const shown = capture.#shown.get(page);
+      if (shown?.origin !== undefined && !page.isClosed()) {
+        const frame = page.mainFrame();
+        const read = await readFrame(frame, true, LAST_READ_TIMEOUT_MS);
+        if (read?.local !== undefined && read.origin === shown.origin && read.databases === 0) {
+          capture.#remember(page, read, false);
+        }
+      }
+      return original.apply(this, args);
+    };
+    Object.defineProperty(page, 'close', { value: close, configurable: true, writable: true });
+  }
+
+  /** sessionStorage reported by documents that left, unless their page shows that origin again now. */
+  #reportedSessions(
+    frames: readonly { frame: Frame; page: Page }[],
+    reads: readonly (FrameRead | undefined)[],
+  ): FrameRead[] {
+    const live = new Set<string>();
+    for (const [i, { page }] of frames.entries()) {
+      const read = reads[i];
+      if (read) live.add(`${this.#pageIndex(page)}\0${read.origin}`);
+    }
+    const out: FrameRead[] = [];
+    for (const [origin, items] of this.#closedSessions) out.push({ origin, items });
+    for (const [page, sessions] of this.#sessions) {
+      for (const [origin, items] of sessions) {
+        if (live.has(`${this.#pageIndex(page)}\0${origin}`)) continue;
+        out.push({ origin, items });
+      }
+    }
+    return out;
+  }
+
+  readonly #pageIds = new WeakMap<Page, number>();
+  #nextPageId = 0;
+  #pageIndex(page: Page): number {
+    let id = this.#pageIds.get(page);
+    if (id === undefined) {
+      id = this.#nextPageId++;
+      this.#pageIds.set(page, id);
+    }
+    return id;
+  }
+}
+
+/** What Playwright passes a binding as its first argument. */
+interface BindingSource {
+  readonly context: BrowserContext;
+  readonly page: Page;
+  readonly frame: Frame;
+}
+
+/** Marks an origin whose report said IndexedDB is in use. */
+const INDEXED_DB = Symbol('indexedDB');
+/** Reports larger than this are ignored (the origin then counts as unknown). */
+const MAX_REPORT_CHARS = 4 * 1024 * 1024;
+/** Bound on reading a page a task closes. */
+const LAST_READ_TIMEOUT_MS = 2000;
+
+/**
+ * The init script that makes every document report its origin's storage as it unloads, through the binding
+ * `name` (taken out of `window` at once, so the page's scripts do not see it). It notes whether the document
+ * opened an IndexedDB database; the storage is read at `beforeunload` and `pagehide`, whichever comes first.
+ */
+function leavingScript(name: string): string {
+  return `(() => {
+  let send;
+  try {
+    send = window[${JSON.stringify(name)}];
+    delete window[${JSON.stringify(name)}];
+  } catch {}
+  if (typeof send !== 'function' || window.top !== window) return;
+  const stringify = JSON.stringify;
+  const keys = Object.keys;
+  let idb = false;
+  try {
+    const open = IDBFactory.prototype.open;
+    IDBFactory.prototype.open = function (...args) {
+      idb = true;
+      return open.apply(this, args);
+    };
+  } catch {}
+  let sent = false;
+  const report = () => {
+    if (sent) return;
+    sent = true;
+    try {
+      const origin = location.origin;
+      if (!origin || origin === 'null') return;
+      const items = [];
+      const ss = window.sessionStorage;
+      for (let i = 0; i < ss.length; i++) {
+        const n = ss.key(i);
+        if (n === null || n === ${JSON.stringify(RESTORED_FLAG)}) continue;
+        const v = ss.getItem(n);
+        if (v !== null) items.push({ name: n, value: v });
+      }
+      const ls = window.localStorage;
+      const local = keys(ls)
+        .filter((n) => !n.startsWith(${JSON.stringify(COVERAGE_PREFIX)}))
+        .map((n) => ({ name: n, value: ls.getItem(n) }));
+      send(stringify({ origin, items, local, databases: 0, idb }));
+    } catch {}
+  };
+  addEventListener('beforeunload', report, true);
+  addEventListener('pagehide', report, true);
+})();`;
 }
 
 /** What a frame answered: its origin and sessionStorage; for a main frame, its localStorage and databases. */
@@ -200,14 +442,18 @@ const FRAME_SCRIPT = readScript(false);
 /** Bound on reading one frame: a page blocked by a dialog or a busy script never answers; it is skipped. */
 const FRAME_TIMEOUT_MS = 5000;
 
-async function readFrame(frame: Frame, main: boolean): Promise<FrameRead | undefined> {
+async function readFrame(
+  frame: Frame,
+  main: boolean,
+  timeoutMs = FRAME_TIMEOUT_MS,
+): Promise<FrameRead | undefined> {
   const read = frame.evaluate(main ? MAIN_FRAME_SCRIPT : FRAME_SCRIPT).then(
     (value) => asFrameRead(value, main),
     // Closed page, detached frame, navigation in progress: nothing to read there now.
     () => undefined,
   );
   // `read` never rejects: a rejection is the timeout.
-  return withTimeout(read, FRAME_TIMEOUT_MS, 'A frame did not answer in time').catch(() => undefined);
+  return withTimeout(read, timeoutMs, 'A frame did not answer in time').catch(() => undefined);
 }
 
 /** The page's own scripts run in the same world: its answer is checked, not trusted. */
@@ -260,6 +506,17 @@ function mergeSessionStorage(reads: readonly (FrameRead | undefined)[]): Session
       origin,
       items: [...items].sort(([a], [b]) => byCodeUnits(a, b)).map(([name, value]) => ({ name, value })),
     }));
+}
+
+/** Scheme and host of a URL (no port: a site ignores ports), http(s) only. */
+function hostOf(url: string): string | undefined {
+  if (!url.startsWith('http')) return undefined;
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.hostname}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The origin Playwright records for a frame URL: http(s) only. */

@@ -207,6 +207,11 @@ export class ChromiumProvider implements BrowserProvider {
       this.#contextsOpened++;
       try {
         this.#assertOpen();
+        await withTimeout(
+          lease.prepareCapture(),
+          OPERATION_TIMEOUT_MS,
+          'Chromium did not accept the state capture script in time',
+        );
         const entries = request.state?.sessionStorage ?? [];
         if (entries.some((entry) => entry.items.length > 0)) {
           await withTimeout(
@@ -364,6 +369,11 @@ class ChromiumLease implements ContextLease {
     context.on('page', (page) => this.#track(page));
     for (const page of context.pages()) this.#track(page);
     context.once('close', () => this.#finish());
+  }
+
+  /** Readies the state capture (see {@link StateCapture.install}); call once, before any page opens. */
+  prepareCapture(): Promise<void> {
+    return this.#capture.install();
   }
 
   async newPage(): Promise<Page> {

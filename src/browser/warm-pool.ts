@@ -3,17 +3,26 @@ import type { Clock, TimerHandle } from '../clock.js';
 import { durationOption } from '../duration.js';
 import { AuthSessionError } from '../errors.js';
 import type { BrowserProvider, ContextLease } from './provider.js';
+import {
+  closePage,
+  endRun,
+  isDirty,
+  type PageRun,
+  startRun,
+  trackContext,
+  trackPage,
+} from './run-hygiene.js';
 import { abortError, raceAbort, Slots } from './slots.js';
 import type { BrowserState } from './state.js';
-import { withTimeout } from './with-timeout.js';
 
 /**
  * Options of the warm-context pool (the manager's `warmContexts` option).
  *
  * A warm context is a browser context kept open, logged in, for one active session between runs. A run
- * borrows it and opens a new page in it (closed when the run ends), so it skips the cost of a fresh context
- * (about 0.5 s on 2 cores) and of restoring the state. Concurrent runs of one session share the context,
- * one page each.
+ * borrows it and gets a page in it (by default the page an earlier run left, cleaned), so it skips the cost
+ * of a fresh context (about 0.5 s on 2 cores), of restoring the state and of starting a renderer. Concurrent
+ * runs of one session share the context, one page each. On by default; `warmContexts: false` gives every run
+ * a fresh context.
  *
  * @example
  * ```ts
@@ -42,10 +51,13 @@ export interface WarmContextOptions {
   /**
    * Keep a run's page open for the next run of the session instead of closing it (at most `pagesPerContext`
    * per context). Opening a page is most of what a warm run costs (a renderer to start), so this is the
-   * largest saving after the context itself. The next run then starts on the page where the previous one
-   * left it (navigate first, as tasks usually do); listeners and routes the task added are removed, but
-   * page-level settings it changed (`exposeFunction`, `addInitScript`, viewport, extra headers…) stay.
-   * @default false (a new page per run, closed when the run ends)
+   * largest saving after the context itself. The page is cleaned first: listeners and routes the task added
+   * are removed, pages it opened are closed, its downloads cancelled, and it is navigated to `about:blank`
+   * (navigate first, as tasks usually do). A page on which the task changed something that cannot be undone
+   * cheaply (`addInitScript`, `exposeFunction`, extra headers, viewport, emulation…) is closed instead, and a
+   * context the task changed that way (`context.addInitScript`, `context.route`, permissions, geolocation,
+   * offline, …) is replaced by a fresh one for the next run.
+   * @default true
    */
   readonly reusePages?: boolean;
 }
@@ -58,24 +70,29 @@ export const DEFAULT_WARM_CONTEXTS: Required<WarmContextOptions> = {
   max: 4,
   idleMs: 30_000,
   pagesPerContext: 4,
-  reusePages: false,
+  reusePages: true,
 };
 
 /**
- * Validates the `warmContexts` option. `undefined`, `false` and `0` turn the pool off (undefined result).
+ * Validates the `warmContexts` option. `undefined` and `true` take the defaults (the pool is on by default);
+ * `false` and `0` turn it off (undefined result).
  *
  * @throws AuthSessionError `INVALID_OPTIONS` naming the bad field.
  * @example
  * ```ts
- * resolveWarmContexts(2); // { max: 2, idleMs: 30000, pagesPerContext: 4 }
+ * resolveWarmContexts(2); // { max: 2, idleMs: 30000, pagesPerContext: 4, reusePages: true }
  * ```
  */
 export function resolveWarmContexts(
   input: WarmContextsInput | undefined,
 ): Required<WarmContextOptions> | undefined {
-  if (input === undefined || input === false || input === 0) return undefined;
+  if (input === false || input === 0) return undefined;
   const given: WarmContextOptions =
-    input === true ? {} : typeof input === 'number' ? { max: input } : (input as WarmContextOptions);
+    input === undefined || input === true
+      ? {}
+      : typeof input === 'number'
+        ? { max: input }
+        : (input as WarmContextOptions);
   if (typeof given !== 'object' || given === null || Array.isArray(given)) {
     throw invalid('"warmContexts" must be true, a number of contexts or { max, idleMs, pagesPerContext }');
   }
@@ -134,6 +151,11 @@ export interface WarmPoolStats {
   readonly overflow: number;
 }
 
+interface IdlePage {
+  readonly page: Page;
+  readonly ready: Promise<boolean>;
+}
+
 interface Entry {
   readonly id: string;
   readonly generation: number;
@@ -142,8 +164,10 @@ interface Entry {
   readonly key: string;
   /** State tags known to match the context's cookies (bounded, newest last). */
   readonly tags: string[];
-  /** Pages kept from earlier runs (`reusePages`), ready for the next one. */
-  idle: Page[];
+  /** Pages kept from earlier runs (`reusePages`), each with its clean-up (resolves false: close it). */
+  idle: IdlePage[];
+  /** The context's listeners when it opened: others were added by runs and are removed when it goes idle. */
+  baseline: ListenerSnapshot | undefined;
   readonly pages: Slots;
   readonly openAbort: AbortController;
   opening: Promise<ContextLease> | undefined;
@@ -159,8 +183,6 @@ interface Entry {
 const RETRY = Symbol('warm-pool-retry');
 /** Tags remembered per context: enough for the states concurrent runs of the context write meanwhile. */
 const MAX_TAGS = 16;
-/** Bound on closing one page of a run. */
-const PAGE_CLOSE_TIMEOUT_MS = 10_000;
 
 /** Dependencies of a {@link WarmPool}. */
 export interface WarmPoolDeps {
@@ -178,7 +200,7 @@ export interface WarmPoolDeps {
  * else, and on {@link WarmPool.close}. Every run gets its own page, closed when the run ends (or, with
  * `reusePages`, kept for the session's next run).
  *
- * Internal: the manager builds one when its `warmContexts` option is set.
+ * Internal: the manager builds one unless its `warmContexts` option is `false` (or `0`).
  *
  * @example
  * ```ts
@@ -262,10 +284,17 @@ export class WarmPool {
         adopt: (tag, revision) => adoptTag(borrowed, tag, revision),
         takePage: () => takeIdlePage(borrowed),
         canKeep: () => this.#options.reusePages && !borrowed.retired && !this.#closing,
-        keep: (page) => {
+        keep: (page, ready) => {
           if (!this.#options.reusePages || borrowed.retired || this.#closing) return false;
           if (borrowed.idle.length >= this.#options.pagesPerContext) return false;
-          borrowed.idle.push(page);
+          const idle: IdlePage = { page, ready };
+          borrowed.idle.push(idle);
+          // A page that could not be cleaned is closed (whoever takes it meanwhile skips it).
+          void ready.then(async (ok) => {
+            if (ok) return;
+            borrowed.idle = borrowed.idle.filter((other) => other !== idle);
+            await closePage(page);
+          });
           return true;
         },
       });
@@ -350,6 +379,7 @@ export class WarmPool {
       key: target.key,
       tags: [target.stateTag],
       idle: [],
+      baseline: undefined,
       pages: new Slots(this.#options.pagesPerContext),
       openAbort: new AbortController(),
       opening: undefined,
@@ -368,6 +398,8 @@ export class WarmPool {
         entry.opening = undefined;
         this.#opened++;
         watchClose(lease.context, () => this.#retire(entry));
+        trackContext(lease.context);
+        entry.baseline = listenerSnapshot(lease.context);
         if (entry.retired || this.#closing) void this.#closeEntry(entry);
         return lease;
       },
@@ -462,10 +494,13 @@ export class WarmPool {
       await entry.closing;
       return;
     }
-    // Pages a task left open (popups, context.newPage()) would pile up across runs.
+    // Pages a task left open (popups, context.newPage()) would pile up across runs; listeners it added to
+    // the context would fire in the next run.
     const lease = entry.lease;
     if (lease) {
-      const stray = lease.context.pages().filter((page) => !entry.idle.includes(page));
+      const kept = new Set(entry.idle.map((idle) => idle.page));
+      const stray = lease.context.pages().filter((page) => !kept.has(page));
+      if (entry.baseline) removeAddedListeners(lease.context, entry.baseline);
       await Promise.allSettled(stray.map((page) => closePage(page)));
     }
     if (entry.retired || entry.borrowed > 0 || entry.idleTimer !== undefined) return;
@@ -480,12 +515,12 @@ interface WarmLeaseHooks {
   readonly giveBack: () => Promise<void>;
   readonly discard: () => void;
   readonly adopt: (tag: string, revision: number) => void;
-  /** A page kept from an earlier run, if any. */
-  readonly takePage: () => Page | undefined;
+  /** A page kept from an earlier run, cleaned, if any. */
+  readonly takePage: () => Promise<Page | undefined>;
   /** Whether pages may be kept for the next run now. */
   readonly canKeep: () => boolean;
-  /** Keeps a cleaned page for the next run; false when it must be closed instead. */
-  readonly keep: (page: Page) => boolean;
+  /** Keeps a page for the next run once `ready` resolves true; false when it must be closed instead. */
+  readonly keep: (page: Page, ready: Promise<boolean>) => boolean;
 }
 
 /**
@@ -496,7 +531,8 @@ export class WarmLease implements ContextLease {
   readonly context: BrowserContext;
   readonly #lease: ContextLease;
   readonly #hooks: WarmLeaseHooks;
-  readonly #pages = new Map<Page, ListenerSnapshot>();
+  readonly #runs = new Map<Page, PageRun>();
+  #keepPages = true;
   #closing: Promise<void> | undefined;
 
   constructor(lease: ContextLease, hooks: WarmLeaseHooks) {
@@ -507,14 +543,22 @@ export class WarmLease implements ContextLease {
 
   async newPage(): Promise<Page> {
     if (this.#closing) throw new AuthSessionError('CLOSED', 'This browser context was closed');
-    const page = this.#hooks.takePage() ?? (await this.#lease.newPage());
-    this.#pages.set(page, listenerSnapshot(page));
+    const page = trackPage((await this.#hooks.takePage()) ?? (await this.#lease.newPage()));
+    this.#runs.set(page, startRun(page));
     if (this.#closing) await closePage(page);
     return page;
   }
 
   captureState(): Promise<BrowserState> {
     return this.#lease.captureState();
+  }
+
+  /**
+   * The run did not end well (the task threw or was abandoned and may still be using its page): its pages are
+   * closed rather than kept for the next run.
+   */
+  keepNoPages(): void {
+    this.#keepPages = false;
   }
 
   /** The context no longer holds a valid login (a failed check, a task that found itself logged out). */
@@ -530,67 +574,76 @@ export class WarmLease implements ContextLease {
     this.#hooks.adopt(tag, revision);
   }
 
-  /** Closes the run's pages and gives the context back. Idempotent. */
+  /**
+   * Ends the run: closes the pages it opened, cancels its downloads, and closes its page or keeps it for the
+   * next run (cleaned in the background: the next run waits for that, this one does not). A context the run
+   * changed in a way that cannot be undone is retired. Gives the context back. Idempotent.
+   */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      if (isDirty(this.context)) this.#hooks.discard();
       await Promise.allSettled(
-        [...this.#pages].map(async ([page, snapshot]) => {
-          if (!page.isClosed() && this.#hooks.canKeep()) {
-            await resetPage(page, snapshot);
-            if (!page.isClosed() && this.#hooks.keep(page)) return;
+        [...this.#runs.values()].map(async (run) => {
+          const { page } = run;
+          if (this.#keepPages && !page.isClosed() && !isDirty(page) && this.#hooks.canKeep()) {
+            const ready = endRun(run, true);
+            if (this.#hooks.keep(page, ready)) return;
+            await ready;
+          } else {
+            await endRun(run, false);
           }
           await closePage(page);
         }),
       );
-      this.#pages.clear();
+      this.#runs.clear();
       await this.#hooks.giveBack();
     })();
     return this.#closing;
   }
 }
 
-function takeIdlePage(entry: Entry): Page | undefined {
-  for (let page = entry.idle.pop(); page !== undefined; page = entry.idle.pop()) {
-    if (!page.isClosed()) return page;
+async function takeIdlePage(entry: Entry): Promise<Page | undefined> {
+  for (let idle = entry.idle.pop(); idle !== undefined; idle = entry.idle.pop()) {
+    const ok = await idle.ready;
+    // A navigation the last task left running may have landed after the clean-up: not clean, not kept.
+    if (ok && !idle.page.isClosed() && !entry.retired && blank(idle.page)) return idle.page;
+    await closePage(idle.page);
   }
   return undefined;
 }
 
-/** The listeners a page had when a run got it, per event. */
+function blank(page: Page): boolean {
+  const { url } = page as { url?: () => string };
+  return typeof url !== 'function' || url.call(page) === 'about:blank';
+}
+
+/** The listeners an emitter had at some point, per event. */
 type ListenerSnapshot = ReadonlyMap<string | symbol, readonly unknown[]>;
 
 interface ListenerApi {
   eventNames?: () => (string | symbol)[];
   rawListeners?: (event: string | symbol) => unknown[];
   removeListener?: (event: string | symbol, listener: (...args: unknown[]) => unknown) => unknown;
-  unrouteAll?: (options?: { behavior?: 'wait' | 'ignoreErrors' | 'default' }) => Promise<void>;
 }
 
-function listenerSnapshot(page: Page): ListenerSnapshot {
-  const api = page as unknown as ListenerApi;
+function listenerSnapshot(target: object): ListenerSnapshot {
+  const api = target as ListenerApi;
   const snapshot = new Map<string | symbol, readonly unknown[]>();
   if (typeof api.eventNames !== 'function' || typeof api.rawListeners !== 'function') return snapshot;
   for (const event of api.eventNames()) snapshot.set(event, [...api.rawListeners(event)]);
   return snapshot;
 }
 
-/**
- * Readies a run's page for the next run: removes the listeners and routes the run added. `close` listeners
- * stay (the browser provider tracks pages with one, and a close listener never fires while the page is kept).
- */
-async function resetPage(page: Page, before: ListenerSnapshot): Promise<void> {
-  const api = page as unknown as ListenerApi;
-  if (typeof api.eventNames === 'function' && typeof api.rawListeners === 'function' && api.removeListener) {
-    for (const event of api.eventNames()) {
-      if (event === 'close') continue;
-      const kept = before.get(event) ?? [];
-      for (const listener of api.rawListeners(event)) {
-        if (!kept.includes(listener)) api.removeListener(event, listener as (...args: unknown[]) => unknown);
-      }
+/** Removes the listeners added to `target` since `before` was taken. */
+function removeAddedListeners(target: object, before: ListenerSnapshot): void {
+  const api = target as ListenerApi;
+  if (typeof api.eventNames !== 'function' || typeof api.rawListeners !== 'function' || !api.removeListener)
+    return;
+  for (const event of api.eventNames()) {
+    const kept = before.get(event) ?? [];
+    for (const listener of api.rawListeners(event)) {
+      if (!kept.includes(listener)) api.removeListener(event, listener as (...args: unknown[]) => unknown);
     }
-  }
-  if (typeof api.unrouteAll === 'function') {
-    await settleWithin(api.unrouteAll({ behavior: 'ignoreErrors' }).catch(noop), PAGE_CLOSE_TIMEOUT_MS);
   }
 }
 
@@ -615,16 +668,6 @@ function serves(entry: Entry, target: WarmTarget): boolean {
 function watchClose(context: BrowserContext, onClose: () => void): void {
   const target = context as unknown as { once?: (event: string, fn: () => void) => unknown };
   if (typeof target.once === 'function') target.once('close', onClose);
-}
-
-async function closePage(page: Page): Promise<void> {
-  if (page.isClosed()) return;
-  await settleWithin(page.close().catch(noop), PAGE_CLOSE_TIMEOUT_MS);
-}
-
-/** Waits for clean-up at most `ms`, then goes on anyway: clean-up must not hang. */
-function settleWithin(promise: Promise<void>, ms: number): Promise<void> {
-  return withTimeout(promise, ms, 'Clean-up of a page').catch(noop);
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

@@ -78,7 +78,7 @@ export interface LifecycleDeps {
   readonly closed: AbortSignal;
   readonly lockLeaseMs: number;
   readonly lockWaitMs: number;
-  /** Keep a warm context per active session between runs (the manager's `warmContexts`). @default off */
+  /** Keep a warm context per active session between runs (the manager's `warmContexts`). @default on */
   readonly warmContexts?: WarmContextsInput | undefined;
   /** When the login in a captured state lapses (ISO), stored with the state. @default never known */
   readonly expiry?: ((auth: AuthDefinition, state: BrowserState) => string | undefined) | undefined;
@@ -227,6 +227,8 @@ export class Lifecycle {
           continue;
         }
         const lease = opened.lease;
+        // Only a run that ended well hands its page on: a failed or aborted task may still be using it.
+        let succeeded = false;
         try {
           const page = await lease.newPage();
           let checkedAt: string | undefined;
@@ -260,6 +262,7 @@ export class Lifecycle {
             }
             throw err;
           }
+          succeeded = true;
           await this.#saveAfterRun(record, lease, openedState, checkedAt, codec);
           if (!quiet)
             this.#d.events.emit('run:end', {
@@ -270,6 +273,7 @@ export class Lifecycle {
             });
           return result;
         } finally {
+          if (!succeeded && lease instanceof WarmLease) lease.keepNoPages();
           await lease.close();
         }
       }

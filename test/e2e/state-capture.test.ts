@@ -160,7 +160,7 @@ describe.runIf(process.platform === 'linux')('capturing the state of a context',
     expect(quick.origins.map((o) => o.origin).sort()).toEqual([a, b].sort());
   });
 
-  it('falls back when an origin was visited but is no longer shown: navigated away, in an iframe, in a closed popup', async () => {
+  it('keeps what a page knew when it left an origin: navigated away, an iframe, a closed popup (no slow path)', async () => {
     const scenarios: [string, (tab: Page) => Promise<void>][] = [
       [
         'navigated away',
@@ -195,12 +195,28 @@ describe.runIf(process.platform === 'linux')('capturing the state of a context',
         await act(tab);
         return captureBoth(lease);
       });
-      expect(fellBack, name).toBe(true);
+      expect(fellBack, name).toBe(false);
       expect(stateFingerprint(withoutSessionStorage(quick)), name).toBe(stateFingerprint(playwright));
       expect(
         quick.origins.some((o) => o.origin === b),
         name,
       ).toBe(true);
+      // The sessionStorage the left document had is kept too.
+      expect(
+        quick.sessionStorage?.some((s) => s.origin === b && s.items.some((i) => i.name === 'ss')),
+        name,
+      ).toBe(true);
     }
+  });
+
+  it('still falls back when a page that left an origin had used IndexedDB there', async () => {
+    const { quick, playwright, fellBack } = await inContext(undefined, async (lease, tab) => {
+      await visit(tab, `${b}/idb?v=8`);
+      await visit(tab, `${a}/ls?v=9`);
+      return captureBoth(lease);
+    });
+    expect(fellBack).toBe(true);
+    expect(stateFingerprint(withoutSessionStorage(quick))).toBe(stateFingerprint(playwright));
+    expect(quick.origins.find((o) => o.origin === b)?.indexedDB?.length).toBeGreaterThan(0);
   });
 });

@@ -113,7 +113,8 @@ describe('detectChromeMajor and chooseDevice', () => {
 
 describe('the device of a session (fake browser)', () => {
   it('is generated once at creation and used by every context: create, check, refresh, run', async () => {
-    h = harness();
+    // A fresh context per run, so every step opens one.
+    h = harness({ warmContexts: false });
     const s = await h.manager.create('site', { credentials: alice });
     // The very first context (the login) already has it.
     const first = h.browser.requests[0]?.device;

@@ -13,7 +13,8 @@ afterEach(async () => {
 
 describe('create and run', () => {
   it('creates an active session, runs a logged-in task and hides secrets', async () => {
-    h = harness();
+    // A fresh context per run: nothing stays open after it.
+    h = harness({ warmContexts: false });
     const s = await h.manager.create('site', { credentials: alice, labels: { customer: 'acme' } });
     expect(s).toMatchObject({
       auth: 'site',
@@ -83,7 +84,8 @@ describe('create and run', () => {
 
 describe('refresh and expiry', () => {
   it('1,000 concurrent runs on a lapsed session refresh exactly once and all succeed', async () => {
-    h = harness();
+    // Fresh contexts (the warm-context variant is in warm-pool.test.ts).
+    h = harness({ warmContexts: false });
     const s = await h.manager.create('site', { credentials: alice });
     h.site.expireSessions();
     const logins = h.site.counters.logins;

@@ -215,7 +215,8 @@ describe('sessions with a proxy (fake browser)', () => {
   });
 
   it('gives every context (create, check, refresh, run) the proxy with {session} replaced', async () => {
-    h = harness();
+    // A fresh context per run, so every step opens one.
+    h = harness({ warmContexts: false });
     const s = await h.manager.create('site', {
       credentials: alice,
       proxy: { server: 'http://127.0.0.1:3128', username: 'cust-{session}', password: PROXY_PASSWORD },
@@ -323,6 +324,8 @@ describe('sessions with a proxy (fake browser)', () => {
       key: TEST_KEY,
       browser: provider,
       clock,
+      // A fresh context per attempt: nothing may stay open after the failures.
+      warmContexts: false,
     });
     try {
       const s = await manager.create('site', {

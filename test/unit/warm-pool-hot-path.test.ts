@@ -104,19 +104,37 @@ describe('reused pages (warmContexts.reusePages)', () => {
     await manager.run('s', ({ page: p }) => {
       page = p as unknown as EventEmitter;
       page.on('console', own);
-      page.once('dialog', own);
+      page.once('response', own);
+      page.on('close', own);
     });
     await manager.run('s', ({ page: p }) => {
       expect(p).toBe(page);
       expect(page!.listenerCount('console')).toBe(0);
-      expect(page!.listenerCount('dialog')).toBe(0);
-      // The provider's own tracking listener stays.
+      expect(page!.listenerCount('response')).toBe(0);
+      // The provider's own tracking listener stays; the task's is gone.
       expect(page!.listenerCount('close')).toBe(1);
     });
   });
 
-  it('a new page per run unless asked (the default)', async () => {
-    h = harness({ warmContexts: true });
+  it('closes a page that got a dialog handler instead of handing it to the next run', async () => {
+    const browser = new StubProvider();
+    const manager = stubManager(browser, { reusePages: true });
+    cleanup.push(() => manager.close());
+    await manager.create('stub', { id: 's', credentials: alice });
+    let first: StubPage | undefined;
+    await manager.run('s', ({ page }) => {
+      first = page as unknown as StubPage;
+      page.on('dialog', () => {});
+    });
+    await manager.run('s', ({ page }) => {
+      expect(page).not.toBe(first);
+      expect((page as unknown as StubPage).listenerCount('dialog')).toBe(0);
+    });
+    expect(first!.isClosed()).toBe(true);
+  });
+
+  it('a new page per run with reusePages: false', async () => {
+    h = harness({ warmContexts: { reusePages: false } });
     const s = await h.manager.create('site', { credentials: alice });
     const pages: Page[] = [];
     await h.manager.run(s.id, ({ page }) => {
@@ -245,6 +263,8 @@ describe('runs yield their place in the browser queue to a refresh', () => {
       key: TEST_KEY,
       browser,
       clock: h.clock,
+      // Fresh contexts queued behind the slots (the warm-context variant is in warm-pool.test.ts).
+      warmContexts: false,
     });
     cleanup.push(() => manager.close());
     let checks = 0;

@@ -29,7 +29,7 @@ const whoAmI =
 
 describe('warm contexts (fake browser)', () => {
   it('reuses one warm context across runs, one fresh page per run, without logging in again', async () => {
-    h = harness({ warmContexts: 2 });
+    h = harness({ warmContexts: { max: 2, reusePages: false } });
     const s = await h.manager.create('site', { credentials: alice });
     const opened = h.browser.stats().contextsOpened; // the login's context
     const pages = new Set<unknown>();
@@ -123,7 +123,7 @@ describe('warm contexts (fake browser)', () => {
   });
 
   it('a refresh retires the logged-out warm context and the run continues in a new one', async () => {
-    h = harness({ warmContexts: true });
+    h = harness({ warmContexts: { reusePages: false } });
     const s = await h.manager.create('site', { credentials: alice });
     await h.manager.run(s.id, () => 1);
     const warm = h.browser.contexts[0]!;
@@ -192,7 +192,7 @@ describe('warm contexts (fake browser)', () => {
   });
 
   it('a task that finds itself logged out discards the warm context and retries once', async () => {
-    h = harness({ warmContexts: true });
+    h = harness({ warmContexts: { reusePages: false } });
     const s = await h.manager.create('site', { credentials: alice });
     await h.manager.run(s.id, () => 1);
     const warm = h.browser.contexts[0]!;
@@ -208,7 +208,7 @@ describe('warm contexts (fake browser)', () => {
   });
 
   it('manager.close() closes every warm context, even one in use', async () => {
-    h = harness({ warmContexts: 4 });
+    h = harness({ warmContexts: { max: 4, reusePages: false } });
     for (const id of ['a', 'b', 'c']) {
       await h.manager.create('site', { id, credentials: alice });
       await h.manager.run(id, () => 1);
@@ -226,7 +226,7 @@ describe('warm contexts (fake browser)', () => {
   });
 
   it('concurrent runs of one session share one context, one page each, bounded by pagesPerContext', async () => {
-    h = harness({ warmContexts: { pagesPerContext: 3 } });
+    h = harness({ warmContexts: { pagesPerContext: 3, reusePages: false } });
     const s = await h.manager.create('site', { credentials: alice });
     const before = h.browser.stats().contextsOpened;
     let peakPages = 0;
@@ -254,7 +254,7 @@ describe('warm contexts (fake browser)', () => {
   });
 
   it('1,000 concurrent runs on a lapsed session with warm contexts: one refresh, all succeed', async () => {
-    h = harness({ warmContexts: true });
+    h = harness({ warmContexts: { reusePages: false } });
     const s = await h.manager.create('site', { credentials: alice });
     await h.manager.run(s.id, () => 1);
     h.site.expireSessions();
@@ -269,7 +269,7 @@ describe('warm contexts (fake browser)', () => {
   });
 
   it('when every warm context is busy and the pool is full, a run gets a one-off context', async () => {
-    h = harness({ warmContexts: { max: 1 } });
+    h = harness({ warmContexts: { max: 1, reusePages: false } });
     await h.manager.create('site', { id: 'a', credentials: alice });
     await h.manager.create('site', { id: 'b', credentials: alice });
     const hold = deferred();
@@ -309,7 +309,7 @@ describe('warm contexts (fake browser)', () => {
   });
 
   it('a run waiting for a page of its warm context can be aborted', async () => {
-    h = harness({ warmContexts: { pagesPerContext: 1 } });
+    h = harness({ warmContexts: { pagesPerContext: 1, reusePages: false } });
     const s = await h.manager.create('site', { credentials: alice });
     const hold = deferred();
     const first = h.manager.run(s.id, () => hold.promise);

@@ -1,0 +1,140 @@
+import type { Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { resolveWarmContexts } from '../../src/browser/warm-pool.js';
+import { AuthSessionManager, createMemoryStore } from '../../src/index.js';
+import { FakeBrowserProvider } from '../../src/testing/index.js';
+import { type Harness, harness, siteAuth, TEST_KEY } from './helpers.js';
+
+const alice = { username: 'alice', password: 'pw-alice-1' };
+let h: Harness | undefined;
+const extra: Array<() => Promise<void>> = [];
+
+afterEach(async () => {
+  for (const close of extra.splice(0)) await close();
+  await h?.manager.close();
+  await h?.browser.close();
+  h = undefined;
+});
+
+describe('warm contexts by default (fake browser)', () => {
+  it('resolves an absent option to the pool with page reuse, and false or 0 to no pool', () => {
+    expect(resolveWarmContexts(undefined)).toEqual({
+      max: 4,
+      idleMs: 30_000,
+      pagesPerContext: 4,
+      reusePages: true,
+    });
+    expect(resolveWarmContexts(true)).toEqual(resolveWarmContexts(undefined));
+    expect(resolveWarmContexts(false)).toBeUndefined();
+    expect(resolveWarmContexts(0)).toBeUndefined();
+    expect(resolveWarmContexts({ reusePages: false })?.reusePages).toBe(false);
+  });
+
+  it('a manager without options keeps the context and the page between runs', async () => {
+    h = harness();
+    const s = await h.manager.create('site', { credentials: alice });
+    const opened = h.browser.stats().contextsOpened;
+    const pages = new Set<Page>();
+    for (let i = 0; i < 3; i++) {
+      const user = await h.manager.run(s.id, async ({ page }) => {
+        pages.add(page);
+        await page.goto(`${h!.site.origin}/account`);
+        return page.textContent('#user');
+      });
+      expect(user).toBe('alice');
+    }
+    expect(h.browser.stats().contextsOpened - opened).toBe(1);
+    expect(pages.size).toBe(1);
+    // The kept page was navigated away between runs: the next run does not start on the last document.
+    expect([...pages][0]!.url()).toBe('about:blank');
+  });
+
+  it('warmContexts: false opens a fresh context for every run', async () => {
+    h = harness({ warmContexts: false });
+    const s = await h.manager.create('site', { credentials: alice });
+    const opened = h.browser.stats().contextsOpened;
+    for (let i = 0; i < 3; i++) await h.manager.run(s.id, () => 1);
+    expect(h.browser.stats().contextsOpened - opened).toBe(3);
+    expect(h.browser.stats()).toMatchObject({ openContexts: 0, openPages: 0 });
+  });
+
+  it('a task that adds an init script to the context gets the session a fresh context next time', async () => {
+    h = harness();
+    const s = await h.manager.create('site', { credentials: alice });
+    const contexts: unknown[] = [];
+    await h.manager.run(s.id, ({ context }) => {
+      contexts.push(context);
+    });
+    await h.manager.run(s.id, async ({ context }) => {
+      contexts.push(context);
+      await context.addInitScript('window.leak = 1');
+    });
+    await h.manager.run(s.id, ({ context }) => {
+      contexts.push(context);
+    });
+    await h.manager.run(s.id, ({ context }) => {
+      contexts.push(context);
+    });
+    expect(contexts[1]).toBe(contexts[0]);
+    expect(contexts[2]).not.toBe(contexts[1]);
+    expect(contexts[3]).toBe(contexts[2]);
+    // The dirty context was closed, not kept beside the new one; no login was needed for the new one.
+    expect(h.browser.stats().openContexts).toBe(1);
+    expect(h.site.counters.logins).toBe(1);
+    const newest = h.browser.lastContext!;
+    expect(newest.initScripts.some((s) => String(s.script).includes('leak'))).toBe(false);
+  });
+
+  it('a task that changes a page setting gets a new page (same context) next time', async () => {
+    h = harness();
+    const s = await h.manager.create('site', { credentials: alice });
+    const seen: Array<{ page: Page; context: unknown }> = [];
+    await h.manager.run(s.id, ({ page, context }) => {
+      seen.push({ page, context });
+      page.setDefaultTimeout(1);
+    });
+    await h.manager.run(s.id, ({ page, context }) => {
+      seen.push({ page, context });
+    });
+    expect(seen[1]!.page).not.toBe(seen[0]!.page);
+    expect(seen[0]!.page.isClosed()).toBe(true);
+    expect(seen[1]!.context).toBe(seen[0]!.context);
+  });
+
+  it('warm contexts and their pages never exceed the browser slots, and every run succeeds', async () => {
+    h = harness();
+    const browser = new FakeBrowserProvider({ sites: [h.site], maxContexts: 2 });
+    const manager = new AuthSessionManager({
+      auths: [siteAuth(h.site)],
+      store: createMemoryStore(),
+      key: TEST_KEY,
+      browser,
+      clock: h.clock,
+    });
+    extra.push(async () => {
+      await manager.close();
+      await browser.close();
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await manager.create('site', { credentials: alice })).id);
+    let peakContexts = 0;
+    let peakPages = 0;
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        manager.run(ids[i % ids.length]!, async ({ page }) => {
+          await page.goto(`${h!.site.origin}/account`);
+          const stats = browser.stats();
+          peakContexts = Math.max(peakContexts, stats.openContexts);
+          peakPages = Math.max(peakPages, stats.openPages);
+          return page.textContent('#user');
+        }),
+      ),
+    );
+    expect(results.every((user) => user === 'alice')).toBe(true);
+    expect(peakContexts).toBeLessThanOrEqual(2);
+    // pagesPerContext (4) per context at most.
+    expect(peakPages).toBeLessThanOrEqual(8);
+    expect(browser.stats().openContexts).toBeLessThanOrEqual(2);
+    expect(browser.stats().waiting).toBe(0);
+  });
+});
