@@ -74,6 +74,8 @@ beforeAll(async () => {
     store: createMemoryStore(),
     key: KEY,
     browser: provider,
+    // These tests count the browser contexts the live view opens and closes: no warm contexts kept by runs.
+    warmContexts: false,
   });
   // The connect pages as users get them: mounted by the console, links made by the console.
   web = createConsole(manager, { connect: { leaveTimeoutMs: 3_000 } });
