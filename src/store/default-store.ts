@@ -30,9 +30,7 @@ export interface SqliteStoreOptions {
 /**
  * A Keyv store in a SQLite file. A missing folder is created mode 0700 and a missing file mode 0600; an
  * existing one that other users may read gets a notice (`onNotice`) with the `chmod` that fixes it. The
- * manager's default is `./.auth-sessions/sessions.sqlite`. The file is opened in write-ahead-log mode with
- * full sync (each write is on disk when it resolves): `-wal` and `-shm` files sit beside it, and it must be
- * on a local file system.
+ * manager's default is `./.auth-sessions/sessions.sqlite`.
  *
  * @example
  * ```ts
@@ -51,11 +49,6 @@ export function createSqliteStore(file: string, options: SqliteStoreOptions = {}
     // Concurrent writers (several processes on one file) wait instead of failing at once.
     busyTimeout: 10_000,
   });
-  // Write-ahead log with full sync: every commit is still on disk before the write resolves (one fsync of
-  // the log instead of the rollback journal's several), so a run's save costs a fraction of the time.
-  // Best effort: a file system where WAL is unavailable keeps SQLite's rollback journal.
-  adapter.query('PRAGMA journal_mode=WAL').catch(() => undefined);
-  adapter.query('PRAGMA synchronous=FULL').catch(() => undefined);
   return new Keyv({ store: adapter, namespace: options.namespace ?? 'auth-sessions' });
 }
 

@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthSessionManager, createSqliteStore } from '../../src/index.js';
-import { sqliteAdapterOf } from '../../src/store/adapters/sqlite.js';
 import { FakeBrowserProvider, FakeClock, FakeSite } from '../../src/testing/index.js';
 import { siteAuth } from './helpers.js';
 
@@ -34,23 +33,6 @@ describe.skipIf(process.platform === 'win32')('file modes', () => {
       file: 0o600,
     });
     expect(notices).toEqual([]);
-  });
-
-  it('createSqliteStore writes through a write-ahead log with full sync, its files 0600 like the file', async () => {
-    const file = join(tmp, 'wal', 'sessions.sqlite');
-    const store = createSqliteStore(file);
-    await store.set('k', 'v');
-    const adapter = sqliteAdapterOf(store);
-    const [journal] = (await adapter!.query('PRAGMA journal_mode')) as { journal_mode: string }[];
-    const [sync] = (await adapter!.query('PRAGMA synchronous')) as { synchronous: number }[];
-    const modes = { wal: mode(`${file}-wal`), shm: mode(`${file}-shm`) };
-    await store.disconnect();
-    expect({ journal: journal?.journal_mode, sync: sync?.synchronous, ...modes }).toEqual({
-      journal: 'wal',
-      sync: 2,
-      wal: 0o600,
-      shm: 0o600,
-    });
   });
 
   it('an existing folder or file open to others gets one notice naming the fix', async () => {
