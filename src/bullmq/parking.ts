@@ -1,5 +1,6 @@
-import { Job, type MinimalQueue } from 'bullmq';
+import type { MinimalQueue } from 'bullmq';
 import { AuthSessionError } from '../errors.js';
+import { Job as JobClass } from './peer.js';
 
 /**
  * A BullMQ `Queue` or `Worker` (anything BullMQ accepts as a queue handle: it has a Redis client and
@@ -48,7 +49,7 @@ export async function releaseParked(queue: QueueHandle, sessionId: string): Prom
     // Forget the mark first: if the job is not in the delayed set yet (it is being parked right now), the
     // parking side looks at the session once more after the move and promotes itself.
     await client.hdel(key, id);
-    const job = await Job.fromId(queue, id);
+    const job = await JobClass.fromId(queue, id);
     if (!job) return;
     try {
       await job.promote();

@@ -1,10 +1,11 @@
-import { type ConnectionOptions, DelayedError, type Job, Queue, UnrecoverableError } from 'bullmq';
+import type { ConnectionOptions, Job, Queue } from 'bullmq';
 import { durationOption } from '../duration.js';
 import { AuthSessionError } from '../errors.js';
 import type { RunContext, RunOptions } from '../lifecycle/engine.js';
 import type { AuthSessionManager } from '../manager.js';
 import { isGoneError, isHoldError } from '../queue/hold.js';
 import { parkedKey, type QueueHandle, releaseParked } from './parking.js';
+import { DelayedError, Queue as QueueClass, UnrecoverableError } from './peer.js';
 import { defaultOnError, onSessionReleasable } from './watch.js';
 
 /**
@@ -152,7 +153,7 @@ export function createSessionProcessor<T = SessionJobData, R = unknown, N extend
     const id = `${job.prefix}\u0000${job.queueName}`;
     let handle = handles.get(id);
     if (!handle) {
-      handle = new Queue(job.queueName, { connection, prefix: job.prefix });
+      handle = new QueueClass(job.queueName, { connection, prefix: job.prefix });
       // Connection trouble surfaces on the calls that need Redis; an unheard 'error' would crash the process.
       handle.on('error', () => {});
       handles.set(id, handle);

@@ -1,6 +1,7 @@
-import { Worker, type WorkerOptions } from 'bullmq';
+import type { Worker, WorkerOptions } from 'bullmq';
 import type { AuthSessionManager } from '../manager.js';
 import { parkedJobIds, releaseParked } from './parking.js';
+import { Worker as WorkerClass } from './peer.js';
 import {
   buildSessionProcessor,
   type SessionJobData,
@@ -64,7 +65,7 @@ export class SessionWorker<T = SessionJobData, R = unknown, N extends string = s
       },
       () => worker as Worker<T, R, N>,
     );
-    worker = new Worker<T, R, N>(name, this.#processor, workerOptions);
+    worker = new WorkerClass<T, R, N>(name, this.#processor, workerOptions);
     this.worker = worker;
   }
 

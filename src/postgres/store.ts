@@ -1,8 +1,8 @@
-import { KeyvPostgres } from '@keyv/postgres';
 import Keyv from 'keyv';
 import { AuthSessionError } from '../errors.js';
 import { positiveMs } from '../server-calls.js';
 import { registerStoreAdapter } from '../store/registry.js';
+import { KeyvPostgres } from './peer.js';
 import { assertIdentifier, assertPostgresUrl, createPool, type PgPool } from './pg.js';
 import { ensureRecordIndexes, postgresStoreAdapter, recordFunction } from './store-adapter.js';
 

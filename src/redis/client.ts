@@ -1,7 +1,7 @@
-import { createClient } from '@keyv/redis';
 import type { Clock } from '../clock.js';
 import { AuthSessionError } from '../errors.js';
 import { delay } from '../server-calls.js';
+import { createClient } from './peer.js';
 
 /**
  * The part of a node-redis v5 client (`createClient()` from `redis` or `@keyv/redis`) the lock and the

@@ -1,10 +1,11 @@
-import KeyvRedis, { type RedisClientConnectionType } from '@keyv/redis';
+import type { RedisClientConnectionType } from '@keyv/redis';
 import Keyv from 'keyv';
 import { systemClock } from '../clock.js';
 import { AuthSessionError } from '../errors.js';
 import { positiveMs } from '../server-calls.js';
 import { registerStoreAdapter } from '../store/registry.js';
 import { assertRedisUrl, createResilientClient, type RedisClientLike, ready } from './client.js';
+import { KeyvRedis } from './peer.js';
 import { redisStoreAdapter } from './store-adapter.js';
 
 /**

@@ -185,6 +185,24 @@ describe('the packed package in a fresh project', () => {
     expect([...failing].filter((file) => !file?.startsWith('node_modules/playwright-core/'))).toEqual([]);
   });
 
+  it('names the package to install when an entry point’s optional peer is missing', () => {
+    for (const [entry, peer] of [
+      ['auth-sessions/redis', '@keyv/redis'],
+      ['auth-sessions/postgres', '@keyv/postgres'],
+      ['auth-sessions/bullmq', 'bullmq'],
+    ] as const) {
+      const script = `import(${JSON.stringify(entry)}).then(() => console.log('loaded'), (e) => console.log(e.code + ': ' + e.message))`;
+      const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(result.stdout.trim()).toBe(
+        `INVALID_OPTIONS: ${entry} needs the optional dependency "${peer}", which is not installed (npm install ${peer})`,
+      );
+    }
+  });
+
   it('runs the README testing example to completion', () => {
     const result = spawnSync(process.execPath, [TSX, 'src/testing.ts'], {
       cwd: dir,

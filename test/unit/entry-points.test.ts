@@ -17,7 +17,8 @@ const optionalPeers = Object.keys(pkg.peerDependenciesMeta).filter(
 );
 
 // `import … from '…'` and `export … from '…'`, over several lines; `import type` / `export type` are erased.
-const STATIC_IMPORT = /^(?:import|export)\s+(type\s+)?[^;]*?from\s+'([^']+)'/gms;
+// Also `import('…')` (the entry points load their optional peers that way, to name a missing one clearly).
+const STATIC_IMPORT = /^(?:import|export)\s+(type\s+)?[^;]*?from\s+'([^']+)'|()\bimport\('([^']+)'\)/gms;
 
 /** The packages a source file reaches through its runtime imports, following relative imports. */
 function packagesReached(entry: string): Set<string> {
@@ -27,7 +28,8 @@ function packagesReached(entry: string): Set<string> {
     if (seen.has(file)) return;
     seen.add(file);
     const text = readFileSync(file, 'utf8');
-    for (const [, typeOnly, specifier] of text.matchAll(STATIC_IMPORT)) {
+    for (const [, typeOnly, fromSpecifier, , dynamicSpecifier] of text.matchAll(STATIC_IMPORT)) {
+      const specifier = fromSpecifier ?? dynamicSpecifier;
       if (typeOnly || specifier === undefined) continue;
       if (specifier.startsWith('.')) {
         visit(resolve(dirname(file), specifier.replace(/\.js$/, '.ts')));
