@@ -149,7 +149,7 @@ interface ListenerApi {
   on?: (event: string, listener: (...args: never[]) => unknown) => unknown;
   off?: (event: string, listener: (...args: never[]) => unknown) => unknown;
   unrouteAll?: (options?: { behavior?: 'wait' | 'ignoreErrors' | 'default' }) => Promise<void>;
-  goto?: (url: string, options?: { timeout?: number }) => Promise<unknown>;
+  goto?: (url: string, options?: { timeout?: number; waitUntil?: 'commit' }) => Promise<unknown>;
   url?: () => string;
 }
 
@@ -230,7 +230,7 @@ export async function endRun(run: PageRun, keep: boolean): Promise<boolean> {
     }
     const url = typeof api.url === 'function' ? api.url() : 'about:blank';
     if (typeof api.goto === 'function' && url !== 'about:blank') {
-      await api.goto('about:blank', { timeout: STEP_TIMEOUT_MS });
+      await api.goto('about:blank', { timeout: STEP_TIMEOUT_MS, waitUntil: 'commit' });
     }
   } catch {
     return false;
