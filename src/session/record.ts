@@ -31,13 +31,18 @@ export const inputRequestSchema = z
   })
   .strict();
 
+/** The version of the record layout this release writes and reads. */
+export const RECORD_VERSION = 1;
+
 /**
- * One session as stored: version 1. Everything secret lives in `sealed`, each field its own box bound to
- * the record id and the field name.
+ * The fields of a record (version 1). `strict` builds the schema that defines the {@link SessionRecord}
+ * type; reading builds a tolerant one (see {@link storedRecordSchema}).
  */
-export const sessionRecordSchema = z
-  .object({
-    v: z.literal(1),
+function recordShape(strict: boolean) {
+  const object = <T extends z.ZodRawShape>(shape: T) =>
+    strict ? z.strictObject(shape) : z.looseObject(shape);
+  return {
+    v: z.literal(RECORD_VERSION),
     id: z.string(),
     auth: z.string(),
     type: z.enum(['credentials', 'recorder']),
@@ -53,34 +58,47 @@ export const sessionRecordSchema = z
     /** When the current login is expected to lapse (learned from the state it captured; see docs/health.md). */
     expiresAt: iso.optional(),
     labels: z.record(z.string(), z.string()),
-    proxy: z.object({ server: z.string() }).strict().optional(),
-    device: deviceSchema.optional(),
-    failure: z.object({ code: z.string(), message: z.string() }).strict().optional(),
-    input: inputRequestSchema.optional(),
+    proxy: object({ server: z.string() }).optional(),
+    device: (strict ? deviceSchema : deviceSchema.loose()).optional(),
+    failure: object({ code: z.string(), message: z.string() }).optional(),
+    input: (strict ? inputRequestSchema : inputRequestSchema.loose()).optional(),
     operationId: z.string().optional(),
     /**
      * Authenticates every other field (what is in clear, and which sealed boxes belong to the record) with
      * the key: a record edited without the key is `CORRUPT_RECORD`.
      */
-    mac: z.object({ kid: z.string(), tag: z.string() }).strict().optional(),
+    mac: object({ kid: z.string(), tag: z.string() }).optional(),
     /** The login under way while `pending` (create, update, record, import): only it may finish or undo. */
     loginId: z.string().optional(),
     /**
      * The lease held on the session (`manager.lease`): its id and until when it lasts unless renewed. The
      * manager's lock decides who holds a lease; this shows it and fences the holder's renewals.
      */
-    lease: z.object({ id: z.string(), until: iso }).strict().optional(),
+    lease: object({ id: z.string(), until: iso }).optional(),
     /** When the last lease was released: the least recently used session is leased first. */
     leaseEndedAt: iso.optional(),
-    sealed: z
-      .object({
-        credentials: envelopeSchema.optional(),
-        state: envelopeSchema.optional(),
-        proxy: envelopeSchema.optional(),
-      })
-      .strict(),
-  })
-  .strict();
+    sealed: object({
+      credentials: envelopeSchema.optional(),
+      state: envelopeSchema.optional(),
+      proxy: envelopeSchema.optional(),
+    }),
+  };
+}
+
+/**
+ * One session as stored: version 1. Everything secret lives in `sealed`, each field its own box bound to
+ * the record id and the field name.
+ */
+export const sessionRecordSchema = z.strictObject(recordShape(true));
+
+/**
+ * How records are read back: as {@link sessionRecordSchema}, except that fields this release does not know
+ * (at the top level and inside its objects) are kept, not refused. A newer release that adds an optional
+ * field then does not break the workers of this one during a rolling upgrade: they carry the field through
+ * their own writes (every change applies to the latest record), and the record's `mac`, computed over every
+ * field, still vouches for it. A record without a valid `mac` is refused all the same.
+ */
+export const storedRecordSchema = z.looseObject(recordShape(false));
 
 /** A stored session record. */
 export type SessionRecord = z.infer<typeof sessionRecordSchema>;

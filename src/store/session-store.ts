@@ -3,7 +3,12 @@ import { type Clock, systemClock } from '../clock.js';
 import { AuthSessionError, isAuthSessionError, issuePaths } from '../errors.js';
 import { type RecentLimits, rememberRecent } from '../recent.js';
 import type { RecordAuthenticator } from '../session/authenticity.js';
-import { parseJsonSafely, type SessionRecord, sessionRecordSchema } from '../session/record.js';
+import {
+  parseJsonSafely,
+  RECORD_VERSION,
+  type SessionRecord,
+  storedRecordSchema,
+} from '../session/record.js';
 import type { IndexTerm, StoreAdapter } from './contract.js';
 import { storeAdapterFor } from './registry.js';
 
@@ -559,10 +564,20 @@ export function decodeRecord(raw: unknown, id: string): SessionRecord {
   } catch (err) {
     throw corrupt(id, err);
   }
-  const parsed = sessionRecordSchema.safeParse(value);
+  const version = (value as { v?: unknown } | null | undefined)?.v;
+  if (typeof version === 'number' && Number.isInteger(version) && version > RECORD_VERSION) {
+    throw new AuthSessionError(
+      'CORRUPT_RECORD',
+      `The stored record of session "${id}" has layout version ${version}, written by a newer release of ` +
+        `auth-sessions (this one reads version ${RECORD_VERSION}); upgrade this worker`,
+      { sessionId: id },
+    );
+  }
+  const parsed = storedRecordSchema.safeParse(value);
   if (!parsed.success) throw corrupt(id, new Error(issuePaths(parsed.error)));
   if (parsed.data.id !== id) throw corrupt(id, new Error('id mismatch'));
-  return parsed.data;
+  // Unknown fields ride along at run time (see storedRecordSchema); the code only ever reads known ones.
+  return parsed.data as SessionRecord;
 }
 
 function corrupt(id: string, cause: unknown): AuthSessionError {

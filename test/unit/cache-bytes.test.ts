@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { browserStateSchema } from '../../src/browser/state.js';
 import { rememberRecent } from '../../src/recent.js';
-import { sessionRecordSchema } from '../../src/session/record.js';
+import { storedRecordSchema } from '../../src/session/record.js';
 import { harness } from './helpers.js';
 
 afterEach(() => vi.restoreAllMocks());
@@ -58,7 +58,7 @@ describe('manager caches', () => {
       ids.push(s.id);
     }
     for (const id of ids) await h.manager.exportState(id);
-    const records = vi.spyOn(sessionRecordSchema, 'safeParse');
+    const records = vi.spyOn(storedRecordSchema, 'safeParse');
     const states = vi.spyOn(browserStateSchema, 'safeParse');
     for (const id of ids) await h.manager.exportState(id);
     const counts = { records: records.mock.calls.length, states: states.mock.calls.length };

@@ -173,6 +173,63 @@ describe('tampering', () => {
   });
 });
 
+describe('records of a newer release (rolling upgrade)', () => {
+  /** What a newer release would write: fields this one does not know, signed with the shared key. */
+  async function newerRecord() {
+    const store = createMemoryStore();
+    const env = setup(store);
+    const s = await env.manager.create('site', { credentials: creds });
+    const key = `session/${s.id}`;
+    const rec = JSON.parse((await store.get<string>(key))!);
+    const newer = {
+      ...rec,
+      notes: { owner: 'team-a' },
+      lease: { id: 'l1', until: '2030-01-01T00:00:00.000Z', holder: 'worker-9' },
+      sealed: { ...rec.sealed, totp: rec.sealed.credentials },
+    };
+    const { keyringAuthenticator } = await import('../../src/session/authenticity.js');
+    const { Keyring } = await import('../../src/vault/keyring.js');
+    const { mac: _mac, ...unsigned } = newer;
+    const signed = keyringAuthenticator(new Keyring({ current: Buffer.from(TEST_KEY, 'base64') })).sign(
+      unsigned,
+    );
+    await store.set(key, JSON.stringify(signed));
+    const raw = async () => JSON.parse((await store.get<string>(key))!);
+    return { ...env, store, id: s.id, key, raw };
+  }
+
+  it('reads, runs and writes them, carrying the fields it does not know through its own writes', async () => {
+    const { manager, id, raw } = await newerRecord();
+    expect((await manager.get(id))?.state).toBe('active');
+    const before = await raw();
+    await manager.run(id, () => 1, { forceCheck: true });
+    await manager.update(id, { labels: { team: 'a' } });
+    const after = await raw();
+    expect(after.revision).toBeGreaterThan(before.revision);
+    expect(after.labels).toEqual({ team: 'a' });
+    expect(after.notes).toEqual({ owner: 'team-a' });
+    expect(after.lease.holder).toBe('worker-9');
+    expect(after.sealed.totp).toEqual(before.sealed.totp);
+    // Still authentic to whoever reads it next (a newer worker checks the same tag over every field).
+    expect((await manager.get(id))?.labels).toEqual({ team: 'a' });
+  });
+
+  it('a field added without the key is still refused (CORRUPT_RECORD)', async () => {
+    const { manager, store, id, key, raw } = await newerRecord();
+    await store.set(key, JSON.stringify({ ...(await raw()), injected: true }));
+    expect(await codeOf(manager.get(id))).toBe('CORRUPT_RECORD');
+  });
+
+  it('a record of a newer layout version says to upgrade, and is left as it was', async () => {
+    const { manager, store, id, key, raw } = await newerRecord();
+    const v2 = JSON.stringify({ ...(await raw()), v: 2 });
+    await store.set(key, v2);
+    const err = await manager.get(id).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'CORRUPT_RECORD', message: expect.stringContaining('newer release') });
+    expect(await store.get(key)).toBe(v2);
+  });
+});
+
 describe('a failing store', () => {
   class BrokenStore extends EventEmitter {
     mode: 'ok' | 'throw' | 'hang' | 'emit' = 'ok';
