@@ -92,6 +92,8 @@ export class StateCapture {
     });
     if (this.#installed) this.#readBeforeClose(page);
     page.on('domcontentloaded', () => {
+      // Nothing to ready in a document of no web origin (the `about:blank` a reused page waits on).
+      if (!page.url().startsWith('http')) return;
       // A navigation or the context's close may cut it short: it only ever saves time, so failures are moot.
       page
         .mainFrame()
