@@ -76,6 +76,47 @@ export async function alternate(options: {
   return { a, b, ratios };
 }
 
+/**
+ * Runs `rounds` rounds of a block of `per` A's and a block of `per` B's (the order of the blocks alternates
+ * by round), so each side runs back to back, as in a worker's loop, and meets its own leftovers (background
+ * clean-up of the previous call) rather than the other side's. The first call of each block is discarded.
+ * Returns the median duration of each block and the ratio B/A round by round.
+ */
+export async function blocks(options: {
+  readonly rounds: number;
+  readonly per: number;
+  readonly a: Side;
+  readonly b: Side;
+}): Promise<PairsResult> {
+  const a: number[] = [];
+  const b: number[] = [];
+  const ratios: number[] = [];
+  const block = async (side: Side): Promise<number> => {
+    const times: number[] = [];
+    for (let i = 0; i < options.per; i++) {
+      const started = performance.now();
+      await side();
+      if (i > 0) times.push(performance.now() - started);
+    }
+    return median(times);
+  };
+  for (let round = 0; round < options.rounds; round++) {
+    let ta: number;
+    let tb: number;
+    if (round % 2 === 0) {
+      ta = await block(options.a);
+      tb = await block(options.b);
+    } else {
+      tb = await block(options.b);
+      ta = await block(options.a);
+    }
+    a.push(ta);
+    b.push(tb);
+    ratios.push(tb / ta);
+  }
+  return { a, b, ratios };
+}
+
 /** A `gc()` that works without `--expose-gc` on the command line. */
 export function gcFunction(): () => void {
   const existing = (globalThis as { gc?: () => void }).gc;
