@@ -27,6 +27,7 @@ import { type HealthCheckOptions, resolveHealthOptions } from './health/options.
 import { SessionCodec } from './lifecycle/codec.js';
 import { Lifecycle, type RunOptions, type RunTask } from './lifecycle/engine.js';
 import { type AuthSessionLock, LocalLock } from './lock/lock.js';
+import { registerManagerInternals } from './manager-internals.js';
 import { type AuthDescription, describeAuth } from './monitor/describe-auth.js';
 import { type AuthSessionEventName, type AuthSessionListener, EventBus } from './monitor/events.js';
 import type { HistoryEntry, HistoryOptions } from './monitor/history.js';
@@ -289,6 +290,10 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
             closed: this.#close.signal,
             keyring: () => this.#getCodec().then((codec) => codec.keyring),
           });
+    registerManagerInternals(this, {
+      keyring: () => this.#getCodec().then((codec) => codec.keyring),
+      store: this.#store,
+    });
   }
 
   /** Names of the auths this manager serves. */

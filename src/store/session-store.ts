@@ -487,6 +487,23 @@ export class SessionStore {
     await this.#call('write', () => this.#store.write(`meta/${key}`, JSON.stringify(value), ttlMs));
   }
 
+  /**
+   * Writes a small JSON value under the library's meta namespace only if there is none there (the adapter's
+   * compare-and-set from "absent"): of several processes claiming one key, exactly one gets true (with an
+   * atomic adapter; the fallback serialises within this process only). With `ttlMs`, the value is then
+   * written once more with that TTL (compare-and-set takes none): the value is the same, and only the
+   * claimant writes it, so nobody sees a difference; should that second write fail, the value stays
+   * without TTL and the claim still holds.
+   */
+  async claimMeta(key: string, value: unknown, ttlMs?: number): Promise<boolean> {
+    const raw = JSON.stringify(value);
+    if (!(await this.#swap(`meta/${key}`, undefined, raw))) return false;
+    if (ttlMs !== undefined) {
+      await this.#call('write', () => this.#store.write(`meta/${key}`, raw, ttlMs)).catch(() => {});
+    }
+    return true;
+  }
+
   /** Deletes a meta value. */
   async deleteMeta(key: string): Promise<void> {
     await this.#call('delete', () => this.#store.delete(`meta/${key}`));

@@ -42,6 +42,9 @@ export const NONCE_LENGTH = 24;
 export const DECRYPT_FAILED_MESSAGE =
   'Sealed data could not be decrypted with the configured keys (wrong key, or the data was altered)';
 
+/** HKDF info of the keys that tag records (see {@link Keyring.mac}). */
+const RECORD_MAC_INFO = 'auth-sessions record mac v1';
+
 /**
  * What a key id may look like: 1–64 letters, digits, `.`, `_`, `:` or `-`.
  *
@@ -127,6 +130,8 @@ export class Keyring {
   readonly #keys = new Map<string, Uint8Array>();
   /** Per key id: the key that authenticates the clear fields of records, derived from the sealing key. */
   readonly #macKeys = new Map<string, Buffer>();
+  /** Per purpose (HKDF info): the keys derived from every key of the ring, current first. */
+  readonly #purposeKeys = new Map<string, readonly Uint8Array[]>();
   readonly #currentKid: string;
   readonly #randomBytes: (n: number) => Uint8Array;
   #destroyed = false;
@@ -263,12 +268,42 @@ export class Keyring {
   #macKey(kid: string): Buffer {
     let key = this.#macKeys.get(kid);
     if (key === undefined) {
-      key = Buffer.from(
-        hkdfSync('sha256', this.#key(kid), new Uint8Array(0), 'auth-sessions record mac v1', 32),
-      );
+      key = Buffer.from(hkdfSync('sha256', this.#key(kid), new Uint8Array(0), RECORD_MAC_INFO, 32));
       this.#macKeys.set(kid, key);
     }
     return key;
+  }
+
+  /**
+   * Keys for one purpose outside the vault and the record tags (signing connect links, say): one per key of
+   * the ring, current first, each derived from it with HKDF-SHA256 under `info` (a label naming the purpose
+   * and its version, never `'auth-sessions record mac v1'`). So every process holding the same keys derives
+   * the same keys, a purpose's keys tell nothing about the ring's or another purpose's, and what a previous
+   * key signed still checks until that key leaves the ring. The arrays are the keyring's own: do not change
+   * them; {@link Keyring.destroy} zeroes them.
+   *
+   * @throws AuthSessionError `CLOSED` after {@link Keyring.destroy}.
+   * @example
+   * ```ts
+   * const [signing, ...older] = keyring.purposeKeys('auth-sessions connect links v1');
+   * ```
+   */
+  purposeKeys(info: string): readonly Uint8Array[] {
+    if (this.#destroyed) throw destroyedError();
+    if (info === RECORD_MAC_INFO) {
+      throw new AuthSessionError(
+        'INVALID_OPTIONS',
+        'The record tag key is not handed out for another purpose',
+      );
+    }
+    let keys = this.#purposeKeys.get(info);
+    if (keys === undefined) {
+      keys = this.kids.map(
+        (kid) => new Uint8Array(hkdfSync('sha256', this.#key(kid), new Uint8Array(0), info, 32)),
+      );
+      this.#purposeKeys.set(info, keys);
+    }
+    return keys;
   }
 
   /**
@@ -283,6 +318,7 @@ export class Keyring {
   destroy(): void {
     for (const key of this.#keys.values()) key.fill(0);
     for (const key of this.#macKeys.values()) key.fill(0);
+    for (const keys of this.#purposeKeys.values()) for (const key of keys) key.fill(0);
     this.#destroyed = true;
   }
 

@@ -3,6 +3,7 @@
  * form, then the login's one-time code in the same page; CSRF refusals; bounded bodies; and a canary: no
  * credential, code, cookie or CSRF token of another link in any response.
  */
+import { randomBytes } from 'node:crypto';
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -39,7 +40,7 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
-function setup(options: { publicUrl?: string | undefined } = { publicUrl: ORIGIN }): Setup {
+function setup(options: { publicUrl?: string | undefined; key?: string } = { publicUrl: ORIGIN }): Setup {
   const clock = new FakeClock();
   const site = new FakeSite({ clock, sessionTtlMs: 60 * 60_000 });
   site.addUser('bob', BOB_PW, { otp: 'code' });
@@ -66,7 +67,7 @@ function setup(options: { publicUrl?: string | undefined } = { publicUrl: ORIGIN
       }),
     ],
     store: createMemoryStore(),
-    key: TEST_KEY,
+    key: options.key ?? TEST_KEY,
     browser,
     clock,
   });
@@ -197,7 +198,7 @@ describe('links', () => {
     expect(await h.manager.list()).toEqual([]);
   });
 
-  it('a tampered link, or one made by another process, answers 403', async () => {
+  it('a tampered link, or one signed with another key, answers 403', async () => {
     const h = setup();
     const { url } = await h.connect.connectLink({ auth: 'crm' }, { ttlMs: 60_000 });
     const token = url.slice(url.lastIndexOf('/') + 1);
@@ -219,8 +220,10 @@ describe('links', () => {
       expect(res.status, bad).toBe(403);
       expect(res.body).toContain('not valid');
     }
-    const other = setup();
-    expect((await new Browser(other).get(url)).status).toBe(403);
+    const other = setup({ publicUrl: ORIGIN, key: randomBytes(32).toString('base64') });
+    const foreign = await new Browser(other).get(url);
+    expect(foreign.status).toBe(403);
+    expect(foreign.body).toContain('not valid');
     expect((await person.get(url)).status).toBe(200);
   });
 

@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSqliteStore } from '../../src/store/default-store.js';
 import { storeAdapterFor } from '../../src/store/registry.js';
 import { SessionStore } from '../../src/store/session-store.js';
+import { FakeClock } from '../../src/testing/index.js';
 import { codeOf } from '../shared.js';
 
 const dirs: string[] = [];
@@ -92,4 +93,29 @@ describe('the Keyv passed in', () => {
     expect(keyv.listeners('error').length).toBe(0);
     expect(storeAdapterFor(keyv).atomic).toBe(false);
   });
+});
+
+describe('claimMeta: a meta value created only if absent, with a TTL', () => {
+  for (const [name, make] of [
+    ['memory', () => new Keyv()],
+    ['SQLite', sqlite],
+    ['another store (fallback)', () => new Keyv({ store: new EmittingAdapter() })],
+  ] as const) {
+    it(`${name}: one claim of many wins, the value stays the winner's until its TTL passes`, async () => {
+      const clock = new FakeClock();
+      const sessions = new SessionStore(make(), { clock });
+      const results = await Promise.all(
+        ['a', 'b', 'c'].map((by) => sessions.claimMeta('claims/1', { by }, 60_000)),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const winner = ['a', 'b', 'c'][results.indexOf(true)];
+      expect(await sessions.claimMeta('claims/1', { by: 'late' }, 60_000)).toBe(false);
+      clock.advance(60_000);
+      expect(await sessions.getMeta('claims/1')).toEqual({ by: winner });
+      clock.advance(1);
+      expect(await sessions.getMeta('claims/1')).toBeUndefined();
+      expect(await sessions.claimMeta('claims/1', { by: 'next' })).toBe(true);
+      expect(await sessions.getMeta('claims/1')).toEqual({ by: 'next' });
+    });
+  }
 });

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import nacl from 'tweetnacl';
 import { describe, expect, it } from 'vitest';
@@ -298,5 +298,35 @@ describe('Keyring keys', () => {
       expect(text).not.toMatch(/\b\d+, \d+, \d+, \d+/);
     }
     expect(inspect(ring)).toContain(ring.currentKid);
+  });
+});
+
+describe('Keyring purpose keys', () => {
+  const INFO = 'auth-sessions connect links v1';
+
+  it('derives one key per key of the ring (current first), the same in every keyring of the same keys', () => {
+    const oldKey = key();
+    const newKey = key();
+    const ring = new Keyring({ current: newKey, previous: [oldKey] });
+    const [current, previous] = ring.purposeKeys(INFO);
+    expect(ring.purposeKeys(INFO)).toHaveLength(2);
+    expect(b64(current!)).toBe(b64(new Uint8Array(hkdfSync('sha256', newKey, new Uint8Array(0), INFO, 32))));
+    expect(b64(previous!)).toBe(b64(new Uint8Array(hkdfSync('sha256', oldKey, new Uint8Array(0), INFO, 32))));
+    // Another process holding the old key alone derives the same key for it.
+    expect(b64(new Keyring({ current: oldKey }).purposeKeys(INFO)[0]!)).toBe(b64(previous!));
+    // Never the key itself, nor another purpose's key.
+    expect(b64(current!)).not.toBe(b64(newKey));
+    expect(b64(ring.purposeKeys('another purpose v1')[0]!)).not.toBe(b64(current!));
+  });
+
+  it('refuses the record tag purpose, and zeroes its keys on destroy', () => {
+    const ring = new Keyring({ current: key() });
+    expect(() => ring.purposeKeys('auth-sessions record mac v1')).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTIONS' }),
+    );
+    const [derived] = ring.purposeKeys(INFO);
+    ring.destroy();
+    expect(derived!.every((byte) => byte === 0)).toBe(true);
+    expect(() => ring.purposeKeys(INFO)).toThrow(expect.objectContaining({ code: 'CLOSED' }));
   });
 });

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -9,6 +9,7 @@ import { type Clock, systemClock } from '../../clock.js';
 import { durationOption } from '../../duration.js';
 import { AuthSessionError } from '../../errors.js';
 import type { AuthSessionManager } from '../../manager.js';
+import { managerInternals } from '../../manager-internals.js';
 import type { AuthDescription } from '../../monitor/describe-auth.js';
 import { assertKnownOptions } from '../../option-names.js';
 import { assertSessionId, parseSessionLabels } from '../../session-options.js';
@@ -16,6 +17,7 @@ import { CONNECT_CSS, LIVE_VIEW_JS } from './assets.js';
 import { CredentialsFlow } from './credentials-flow.js';
 import {
   deriveToken,
+  LINK_KEY_INFO,
   type LinkPayload,
   MAX_TOKEN_CHARS,
   sameSecret,
@@ -36,6 +38,7 @@ import {
 import { type RecorderEvent, RecorderFlow } from './recorder-flow.js';
 import { securityHeaders } from './security-headers.js';
 import { UsedLinks, type Visit } from './used-links.js';
+import { UsedMarks, visitDigest } from './used-marks.js';
 
 /** What a connect link connects: an existing session, or a new one of `auth` with `labels`. */
 export type ConnectTarget =
@@ -108,6 +111,8 @@ type Flow = CredentialsFlow | RecorderFlow;
 interface Resolved {
   readonly payload: LinkPayload;
   readonly page: PageLink;
+  /** The link keys it was checked with (a CSRF token made with any of them is the link's). */
+  readonly keys: readonly Uint8Array[];
   /** The path of the link itself (the page), whatever route the request came to. */
   readonly path: string;
   readonly visit?: Visit<Flow>;
@@ -132,8 +137,10 @@ const liveInput = z.discriminatedUnion('type', [
  * Builds the connect pages for `manager` (internal: `createConsole` mounts them).
  *
  * A link is `<publicUrl><mountPath>/<token>`, the token being what it connects and until when, with an
- * HMAC-SHA256 made with a random key of this process: links verify only in the process that made them, and
- * their single use is recorded in this process (see `docs/connect-links.md`).
+ * HMAC-SHA256 under a key derived from the manager's key (HKDF, {@link LINK_KEY_INFO}): every process with
+ * the same key checks it, before and after a restart. Its single use is a mark in the manager's store, made
+ * by compare-and-set; the visit it starts runs in the process that won the mark (see
+ * `docs/connect-links.md`).
  *
  * @example
  * ```ts
@@ -147,8 +154,13 @@ export function createConnect(manager: AuthSessionManager, options: ConnectOptio
   const recordTimeoutMs = durationOption(options.recordTimeoutMs, 'recordTimeoutMs') ?? 10 * 60_000;
   const leaveTimeoutMs = durationOption(options.leaveTimeoutMs, 'leaveTimeoutMs') ?? 60_000;
   const mountPath = normaliseMountPath(options.mountPath);
-  // Never leaves this process: no link, page or stream carries it or anything it could be computed from.
-  const secret = new Uint8Array(randomBytes(32));
+  const internals = managerInternals(manager);
+  // The link keys (current first): derived from the manager's key, never written, logged or sent anywhere.
+  const linkKeys = async (): Promise<readonly Uint8Array[]> =>
+    (await internals.keyring()).purposeKeys(LINK_KEY_INFO);
+  const marks = new UsedMarks(internals.store);
+  /** Names this console in the marks of the links it won (which process runs their visits). */
+  const instance = randomUUID();
   const used = new UsedLinks(MAX_VISIT_MS);
   let closed = false;
 
@@ -211,38 +223,77 @@ export function createConnect(manager: AuthSessionManager, options: ConnectOptio
     );
   };
 
-  const refuse = (c: Context, message: string, status: 403 | 404 | 410 = 403) =>
+  const refuse = (c: Context, message: string, status: 403 | 404 | 409 | 410 = 403) =>
     c.html(refusedPage(message), status);
 
+  const usedAlready = (c: Context) => refuse(c, 'This link has been used already. Ask for a new one.');
+
   /**
-   * Checks the link of a request: signature (constant time), then its visit (the browser that used it)
-   * or, for a link not used yet, its expiry.
+   * Checks the link of a request: signature (constant time), then its visit (the browser that used it,
+   * here, or its mark in the store when the visit runs elsewhere) or, for a link not used yet, its expiry.
    */
   const resolve = async (c: Context, pathEnd: 0 | 1): Promise<Resolved | Response> => {
     if (closed) return refuse(c, 'This service is shutting down. Try again later.');
     prune();
     const token = c.req.param('token') ?? '';
-    const payload = verifyLink(secret, token);
+    const keys = await linkKeys();
+    const payload = verifyLink(keys, token);
     if (!payload) return refuse(c, 'This link is not valid. Ask for a new one.');
     const path = publicPath(token) ?? requestPath(c.req.path, pathEnd);
-    const page: PageLink = { token, csrf: deriveToken(secret, 'csrf', payload.n) };
+    const page: PageLink = { token, csrf: deriveToken(keys[0]!, 'csrf', payload.n) };
+    const cookie = getCookie(c, VISIT_COOKIE);
     if (used.has(payload.n)) {
       const visit = used.visit(payload.n, clock.now()) as Visit<Flow> | undefined;
-      if (visit && sameSecret(getCookie(c, VISIT_COOKIE), visit.cookie))
-        return { payload, page, path, visit };
-      return refuse(c, 'This link has been used already. Ask for a new one.');
+      if (visit && sameSecret(cookie, visit.cookie)) return { payload, page, keys, path, visit };
+      return usedAlready(c);
+    }
+    // Not used here: the store says whether it was used elsewhere (or before a restart).
+    const mark = await marks.read(payload.n);
+    if (mark !== undefined) {
+      if (
+        mark !== 'foreign' &&
+        mark.by !== instance &&
+        cookie &&
+        sameSecret(visitDigest(cookie), mark.visit)
+      ) {
+        return refuse(
+          c,
+          'This link is in use in this browser, but its visit runs on another server of this service, or ' +
+            'was interrupted by a restart. Ask for a new link if this persists.',
+          409,
+        );
+      }
+      return usedAlready(c);
     }
     if (payload.e <= clock.now()) return refuse(c, 'This link has expired. Ask for a new one.');
-    return { payload, page, path };
+    return { payload, page, keys, path };
   };
 
-  /** Marks the link used by this browser (a cookie binds the visit to it); undefined when it lost a race. */
-  const claim = (c: Context, link: Resolved, flow: Flow): Visit<Flow> | undefined => {
+  /**
+   * Uses the link for this browser: creates its mark in the store (compare-and-set: one winner across every
+   * process), then records the visit here and binds it to the browser with a cookie. Undefined when it lost
+   * the race (or the console closed meanwhile); `flow` is made only for the winner.
+   */
+  const claim = async (c: Context, link: Resolved, flow: () => Flow): Promise<Visit<Flow> | undefined> => {
+    if (used.has(link.payload.n)) return undefined;
     const cookie = randomBytes(32).toString('base64url');
+    const now = clock.now();
+    const won = await marks.claim(
+      link.payload.n,
+      {
+        v: 1,
+        by: instance,
+        visit: visitDigest(cookie),
+        at: now,
+        until: Math.max(link.payload.e, now) + MAX_VISIT_MS,
+      },
+      now,
+    );
+    if (!won || closed) return undefined;
     const visit = used.claim(link.payload.n, link.payload.e, () => ({
       cookie,
-      startedAt: clock.now(),
-      flow,
+      startedAt: now,
+      flow: flow(),
     }));
     if (!visit) return undefined;
     setCookie(c, VISIT_COOKIE, cookie, {
@@ -256,8 +307,14 @@ export function createConnect(manager: AuthSessionManager, options: ConnectOptio
     return visit as Visit<Flow>;
   };
 
+  /** The answer to a request that did not get the link: someone else used it first, or the console closed. */
+  const refuseLost = (c: Context) =>
+    closed ? refuse(c, 'This service is shutting down. Try again later.') : usedAlready(c);
+
+  // Any key of the ring: a page served before a key rotation still posts.
   const csrfOk = (link: Resolved, given: unknown): boolean =>
-    typeof given === 'string' && sameSecret(given, link.page.csrf);
+    typeof given === 'string' &&
+    link.keys.some((key) => sameSecret(given, deriveToken(key, 'csrf', link.payload.n)));
 
   const app = new Hono();
   app.use('*', securityHeaders);
@@ -322,8 +379,8 @@ export function createConnect(manager: AuthSessionManager, options: ConnectOptio
       if (!target) return refuse(c, 'The account this link was made for no longer exists.', 410);
       description = target.description;
       if (description.type !== 'credentials') return refuse(c, 'This link does not take credentials.');
-      flow = claim(c, link, newFlow(link.payload, description, target.sessionId))?.flow;
-      if (!flow) return refuse(c, 'This link has been used already. Ask for a new one.');
+      flow = (await claim(c, link, () => newFlow(link.payload, target.description, target.sessionId)))?.flow;
+      if (!flow) return refuseLost(c);
     } else if (flow instanceof CredentialsFlow) {
       description = (await describeTarget(link.payload))?.description;
     }
@@ -359,8 +416,8 @@ export function createConnect(manager: AuthSessionManager, options: ConnectOptio
       const target = await describeTarget(link.payload);
       if (!target) return refuse(c, 'The account this link was made for no longer exists.', 410);
       if (target.description.type !== 'recorder') return refuse(c, 'This link does not open a live view.');
-      flow = claim(c, link, newFlow(link.payload, target.description, target.sessionId))?.flow;
-      if (!flow) return refuse(c, 'This link has been used already. Ask for a new one.');
+      flow = (await claim(c, link, () => newFlow(link.payload, target.description, target.sessionId)))?.flow;
+      if (!flow) return refuseLost(c);
     }
     if (!(flow instanceof RecorderFlow)) return refuse(c, 'This link does not open a live view.');
     flow.start();
@@ -469,9 +526,10 @@ export function createConnect(manager: AuthSessionManager, options: ConnectOptio
         );
       }
       const t = await linkTarget(manager, target);
+      const [key] = await linkKeys();
       prune();
       const expiresAt = clock.now() + ttlMs;
-      const token = signLink(secret, { n: randomBytes(16).toString('base64url'), e: expiresAt, t });
+      const token = signLink(key!, { n: randomBytes(16).toString('base64url'), e: expiresAt, t });
       if (token.length > MAX_TOKEN_CHARS) {
         throw new AuthSessionError(
           'INVALID_OPTIONS',

@@ -3,8 +3,15 @@ import { z } from 'zod';
 
 // A connect link carries its own description (what it connects, until when, a random nonce) and an HMAC of
 // it, so a server can tell a link it made from a forged or edited one without keeping a list of links. No
-// secret is in it: the nonce only names the link, and what proves it is the HMAC, made with a key that never
-// leaves the process.
+// secret is in it: the nonce only names the link, and what proves it is the HMAC, made with a key derived
+// from the manager's own key (see LINK_KEY_INFO): every process of one deployment checks the links of the
+// others, and links outlive a restart.
+
+/**
+ * HKDF info under which the link keys are derived from each key of the manager's keyring
+ * (`Keyring.purposeKeys`): they sign links and nothing else.
+ */
+export const LINK_KEY_INFO = 'auth-sessions connect links v1';
 
 /** The most characters a link token may have: anything longer is refused before any work. */
 export const MAX_TOKEN_CHARS = 8192;
@@ -41,26 +48,32 @@ export function signLink(secret: Uint8Array, payload: LinkPayload): string {
 
 /**
  * Checks a token's signature in constant time and returns what it says, or `undefined` for anything not made
- * by {@link signLink} with this `secret` (edited, truncated, re-encoded, or made by another process).
- * Expiry and single use are the caller's business.
+ * by {@link signLink} with one of `secrets` (edited, truncated, re-encoded, or signed with another key).
+ * `secrets` are the link keys of every key of the ring, so a link signed before a key rotation checks until
+ * its key leaves the ring. Expiry and single use are the caller's business.
  *
  * @example
  * ```ts
- * const payload = verifyLink(secret, token);
+ * const payload = verifyLink([current, ...previous], token);
  * if (!payload || payload.e <= clock.now()) return forbidden();
  * ```
  */
-export function verifyLink(secret: Uint8Array, token: string): LinkPayload | undefined {
+export function verifyLink(secrets: readonly Uint8Array[], token: string): LinkPayload | undefined {
   if (token.length > MAX_TOKEN_CHARS) return undefined;
   const dot = token.indexOf('.');
   if (dot <= 0 || dot !== token.lastIndexOf('.')) return undefined;
   const body = token.slice(0, dot);
   const given = Buffer.from(token.slice(dot + 1), 'base64url');
-  const expected = mac(secret, body);
-  // A different length is already a mismatch; comparing equal lengths keeps the comparison constant-time.
-  const same = given.length === expected.length && timingSafeEqual(given, expected);
   // Base64url has several spellings of the same bytes: only the canonical one is the link that was made.
-  if (!same || given.toString('base64url') !== token.slice(dot + 1)) return undefined;
+  if (given.toString('base64url') !== token.slice(dot + 1)) return undefined;
+  // Every key is tried (a handful at most), each comparison in constant time.
+  let same = false;
+  for (const secret of secrets) {
+    const expected = mac(secret, body);
+    // A different length is already a mismatch; comparing equal lengths keeps the comparison constant-time.
+    if (given.length === expected.length && timingSafeEqual(given, expected)) same = true;
+  }
+  if (!same) return undefined;
   let json: unknown;
   try {
     json = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
@@ -73,7 +86,7 @@ export function verifyLink(secret: Uint8Array, token: string): LinkPayload | und
 
 /**
  * A value derived from the link for one purpose (the CSRF token of its pages): the same for every page of
- * one link, different for every link, unguessable without the secret.
+ * one link on every process sharing the key, different for every link, unguessable without the key.
  *
  * @example
  * ```ts

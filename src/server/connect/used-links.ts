@@ -21,17 +21,17 @@ interface Entry {
 }
 
 /**
- * The links of this process that were used already, by nonce, each with its visit. A link is used by its
+ * The links used in this process, by nonce, each with its visit (the login it runs). A link is used by its
  * first state-changing request (a prefetcher that only GETs the link does not use it up); from then on only
  * the browser holding the visit's cookie gets past the link, everyone else gets 403.
  *
- * Held in this process's memory: the signing key is per process too, so a link only ever works on the
- * process that made it, and this list is complete for every link that can verify here.
+ * Which links are used is decided by their marks in the manager's store (`UsedMarks`), shared by every
+ * process: an entry is made here only once this process created the mark. This list holds what cannot be
+ * shared, the visits running here, and answers for them without a store read.
  *
  * @example
  * ```ts
- * const visit = used.claim(nonce, expiresAt, () => ({ cookie, startedAt: now, flow }));
- * if (!visit) return forbidden('used');
+ * if (await marks.claim(nonce, mark, now)) used.claim(nonce, expiresAt, () => ({ cookie, startedAt: now, flow }));
  * ```
  */
 export class UsedLinks {
@@ -43,8 +43,8 @@ export class UsedLinks {
   }
 
   /**
-   * Marks the link used and records its visit; `undefined` when it was used already (check and mark happen
-   * in one synchronous step, so two requests racing for one link cannot both win).
+   * Records the visit of a link this process just won (its store mark); `undefined` when one is recorded
+   * already (check and record happen in one synchronous step).
    */
   claim(nonce: string, linkExpiresAt: number, visit: () => Visit): Visit | undefined {
     if (this.#entries.has(nonce)) return undefined;
@@ -53,7 +53,7 @@ export class UsedLinks {
     return made;
   }
 
-  /** Whether the link was used already. */
+  /** Whether a visit of the link was recorded in this process. */
   has(nonce: string): boolean {
     return this.#entries.has(nonce);
   }
