@@ -3,7 +3,6 @@
  * time, against a local token site that counts every login and check: each session is validated by one
  * process per round, and logged in once per lapse (ahead of it), never meeting a lapsed token.
  */
-import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +17,7 @@ import type {
   HealthWorkerConfig,
   HealthWorkerMessage,
 } from './fixtures/health-worker.js';
+import { ForkedWorker } from './forked-worker.js';
 import { TEST_KEY } from './helpers.js';
 import { REDIS_URL, serviceAvailable } from './services.js';
 
@@ -31,42 +31,9 @@ const SESSIONS = 5;
 const PROCESSES = 4;
 const DURATION = 24_000;
 
-class Worker {
-  readonly child: ChildProcess;
-  readonly #messages: HealthWorkerMessage[] = [];
-  readonly #listeners = new Set<() => void>();
-
+class Worker extends ForkedWorker<HealthWorkerMessage, HealthParentMessage> {
   constructor(config: HealthWorkerConfig) {
-    this.child = fork(WORKER, [JSON.stringify(config)], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    this.child.on('message', (m: HealthWorkerMessage) => {
-      this.#messages.push(m);
-      for (const l of this.#listeners) l();
-    });
-  }
-
-  next<T extends HealthWorkerMessage['type']>(type: T, timeoutMs = 60_000) {
-    return new Promise<Extract<HealthWorkerMessage, { type: T }>>((resolve, reject) => {
-      const look = () => {
-        const m = this.#messages.find((x) => x.type === type);
-        if (!m) return false;
-        this.#listeners.delete(look);
-        clearTimeout(timer);
-        resolve(m as Extract<HealthWorkerMessage, { type: T }>);
-        return true;
-      };
-      const timer = setTimeout(() => {
-        this.#listeners.delete(look);
-        reject(new Error(`worker sent no "${type}" within ${timeoutMs} ms`));
-      }, timeoutMs);
-      if (!look()) this.#listeners.add(look);
-    });
-  }
-
-  send(message: HealthParentMessage): void {
-    this.child.send(message);
+    super(WORKER, config);
   }
 }
 

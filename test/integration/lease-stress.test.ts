@@ -2,7 +2,6 @@
  * Leases across processes: 8 worker processes × 50 leases over a pool of 5 sessions on Redis (fake browser),
  * checked by a shared HTTP site that sees every login and every request of every holder.
  */
-import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +14,7 @@ import { createRedisStore, RedisLock } from '../../src/redis/index.js';
 import { FakeBrowserProvider } from '../../src/testing/index.js';
 import type { LeaseParentMessage, LeaseWorkerConfig, LeaseWorkerMessage } from './fixtures/lease-worker.js';
 import { poolAuth } from './fixtures/pool-auth.js';
+import { ForkedWorker } from './forked-worker.js';
 import { TEST_KEY } from './helpers.js';
 import { REDIS_URL, serviceAvailable } from './services.js';
 
@@ -96,53 +96,9 @@ class PoolSite {
   }
 }
 
-class Worker {
-  readonly child: ChildProcess;
-  readonly #waiters: Array<{ type: string; resolve: (m: LeaseWorkerMessage) => void }> = [];
-  readonly exited: Promise<unknown>;
-
+class Worker extends ForkedWorker<LeaseWorkerMessage, LeaseParentMessage> {
   constructor(config: LeaseWorkerConfig) {
-    this.child = fork(WORKER, [JSON.stringify(config)], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    this.child.on('message', (m: LeaseWorkerMessage) => {
-      const i = this.#waiters.findIndex((w) => w.type === m.type);
-      if (i >= 0) this.#waiters.splice(i, 1)[0]!.resolve(m);
-    });
-    this.exited = new Promise((resolve) => this.child.once('exit', resolve));
-  }
-
-  next<T extends LeaseWorkerMessage['type']>(
-    type: T,
-    timeoutMs = 60_000,
-  ): Promise<Extract<LeaseWorkerMessage, { type: T }>> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`worker sent no "${type}" in ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      this.#waiters.push({
-        type,
-        resolve: (m) => {
-          clearTimeout(timer);
-          resolve(m as Extract<LeaseWorkerMessage, { type: T }>);
-        },
-      });
-      this.exited.then(() => reject(new Error(`worker exited while waiting for "${type}"`)));
-    });
-  }
-
-  send(message: LeaseParentMessage): void {
-    this.child.send(message);
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.send({ type: 'stop' });
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-    await this.exited;
-    clearTimeout(timer);
+    super(WORKER, config);
   }
 }
 

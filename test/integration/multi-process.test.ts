@@ -2,7 +2,6 @@
  * Several worker processes sharing one Redis store and RedisLock, logging in to one shared demo site over
  * HTTP (the site counts every login, whichever process made it).
  */
-import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +14,7 @@ import { createRedisStore, RedisLock } from '../../src/redis/index.js';
 import { SessionStore } from '../../src/store/session-store.js';
 import { FakeBrowserProvider } from '../../src/testing/index.js';
 import type { ParentMessage, WorkerConfig, WorkerMessage } from './fixtures/worker.js';
+import { ForkedWorker } from './forked-worker.js';
 import { TEST_KEY } from './helpers.js';
 import { REDIS_URL, serviceAvailable } from './services.js';
 
@@ -22,56 +22,9 @@ const redisUp = await serviceAvailable('redis');
 const WORKER = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url));
 const ALICE = { username: 'alice', password: 'wonderland-42' };
 
-/** One worker process and its messages. */
-class Worker {
-  readonly child: ChildProcess;
-  readonly #waiters: Array<{ test: (m: WorkerMessage) => boolean; resolve: (m: WorkerMessage) => void }> = [];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-
+class Worker extends ForkedWorker<WorkerMessage, ParentMessage> {
   constructor(config: WorkerConfig) {
-    this.child = fork(WORKER, [JSON.stringify(config)], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    this.child.on('message', (m: WorkerMessage) => {
-      const i = this.#waiters.findIndex((w) => w.test(m));
-      if (i >= 0) this.#waiters.splice(i, 1)[0]!.resolve(m);
-    });
-    this.exited = new Promise((resolve) =>
-      this.child.once('exit', (code, signal) => resolve({ code, signal })),
-    );
-  }
-
-  next<T extends WorkerMessage['type']>(
-    type: T,
-    timeoutMs = 60_000,
-  ): Promise<Extract<WorkerMessage, { type: T }>> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`worker sent no "${type}" within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      this.#waiters.push({
-        test: (m) => m.type === type,
-        resolve: (m) => {
-          clearTimeout(timer);
-          resolve(m as Extract<WorkerMessage, { type: T }>);
-        },
-      });
-      this.exited.then(() => reject(new Error(`worker exited while waiting for "${type}"`)));
-    });
-  }
-
-  send(message: ParentMessage): void {
-    this.child.send(message);
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.send({ type: 'stop' });
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-    await this.exited;
-    clearTimeout(timer);
+    super(WORKER, config);
   }
 }
 

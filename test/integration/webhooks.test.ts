@@ -2,7 +2,6 @@
  * Webhooks across processes sharing one store: a process killed (SIGKILL) after an event is in the outbox
  * and before its delivery loses nothing, and two processes racing for the same entries deliver each once.
  */
-import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +19,7 @@ import { CLAIM_MARGIN_MS } from '../../src/webhooks/webhooks.js';
 import { siteAuth, TEST_KEY } from '../unit/helpers.js';
 import { newWebhookSecret, type Receiver, startReceiver } from '../webhook-receiver.js';
 import type { WebhookWorkerConfig, WebhookWorkerMessage } from './fixtures/webhook-worker.js';
+import { ForkedWorker } from './forked-worker.js';
 import { REDIS_URL, serviceAvailable } from './services.js';
 
 const redisUp = await serviceAvailable('redis');
@@ -31,37 +31,9 @@ const TIMEOUT_MS = 2_000;
 const until = (fn: () => unknown | Promise<unknown>, timeout = 30_000) =>
   vi.waitFor(fn, { timeout, interval: 20 });
 
-class Worker {
-  readonly child: ChildProcess;
-  readonly messages: WebhookWorkerMessage[] = [];
-  readonly exited: Promise<unknown>;
-
+class Worker extends ForkedWorker<WebhookWorkerMessage> {
   constructor(config: WebhookWorkerConfig) {
-    this.child = fork(WORKER, [JSON.stringify(config)], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    this.child.on('message', (m: WebhookWorkerMessage) => this.messages.push(m));
-    this.exited = new Promise((resolve) => this.child.once('exit', resolve));
-  }
-
-  async next<T extends WebhookWorkerMessage['type']>(
-    type: T,
-  ): Promise<Extract<WebhookWorkerMessage, { type: T }>> {
-    await until(() => {
-      const error = this.messages.find((m) => m.type === 'error');
-      if (error) throw new Error(`worker failed: ${JSON.stringify(error)}`);
-      expect(this.messages.map((m) => m.type)).toContain(type);
-    }, 60_000);
-    return this.messages.find((m) => m.type === type) as Extract<WebhookWorkerMessage, { type: T }>;
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.send({ type: 'stop' });
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-    await this.exited;
-    clearTimeout(timer);
+    super(WORKER, config);
   }
 }
 
