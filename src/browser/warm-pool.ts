@@ -154,6 +154,8 @@ export interface WarmPoolStats {
 interface IdlePage {
   readonly page: Page;
   readonly ready: Promise<boolean>;
+  /** `ready` has settled: the page can be taken without waiting for its clean-up. */
+  settled: boolean;
 }
 
 interface Entry {
@@ -287,10 +289,11 @@ export class WarmPool {
         keep: (page, ready) => {
           if (!this.#options.reusePages || borrowed.retired || this.#closing) return false;
           if (borrowed.idle.length >= this.#options.pagesPerContext) return false;
-          const idle: IdlePage = { page, ready };
+          const idle: IdlePage = { page, ready, settled: false };
           borrowed.idle.push(idle);
           // A page that could not be cleaned is closed (whoever takes it meanwhile skips it).
           void ready.then(async (ok) => {
+            idle.settled = true;
             if (ok) return;
             borrowed.idle = borrowed.idle.filter((other) => other !== idle);
             await closePage(page);
@@ -602,8 +605,15 @@ export class WarmLease implements ContextLease {
   }
 }
 
+/**
+ * A kept page for the next run: the most recently kept one already cleaned, else the one whose clean-up
+ * began first (the soonest done), waited for.
+ */
 async function takeIdlePage(entry: Entry): Promise<Page | undefined> {
-  for (let idle = entry.idle.pop(); idle !== undefined; idle = entry.idle.pop()) {
+  while (entry.idle.length > 0) {
+    let index = entry.idle.length - 1;
+    while (index >= 0 && !(entry.idle[index] as IdlePage).settled) index--;
+    const idle = entry.idle.splice(index >= 0 ? index : 0, 1)[0] as IdlePage;
     const ok = await idle.ready;
     // A navigation the last task left running may have landed after the clean-up: not clean, not kept.
     if (ok && !idle.page.isClosed() && !entry.retired && blank(idle.page)) return idle.page;

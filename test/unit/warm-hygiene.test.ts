@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { resolveWarmContexts } from '../../src/browser/warm-pool.js';
 import { AuthSessionManager, createMemoryStore } from '../../src/index.js';
 import { FakeBrowserProvider } from '../../src/testing/index.js';
+import { deferred } from '../shared.js';
 import { type Harness, harness, siteAuth, TEST_KEY } from './helpers.js';
 
 const alice = { username: 'alice', password: 'pw-alice-1' };
@@ -47,6 +48,46 @@ describe('warm contexts by default (fake browser)', () => {
     expect(pages.size).toBe(1);
     // The kept page was navigated away between runs: the next run does not start on the last document.
     expect([...pages][0]!.url()).toBe('about:blank');
+  });
+
+  it('a run takes a kept page already cleaned rather than wait for the clean-up of a later one', async () => {
+    h = harness();
+    const s = await h.manager.create('site', { credentials: alice });
+    // Two runs at once: two pages, both kept.
+    const both = deferred();
+    const pages = await Promise.all(
+      [0, 1]
+        .map(() =>
+          h!.manager.run(s.id, async ({ page }) => {
+            await page.goto(`${h!.site.origin}/account`);
+            await both.promise;
+            return page;
+          }),
+        )
+        .concat([both.resolve() as never]),
+    );
+    const [first, second] = pages as [Page, Page];
+    expect(first).not.toBe(second);
+    // The next run's page is kept, but its reset to about:blank is held.
+    const held = deferred();
+    const slow = await h.manager.run(s.id, async ({ page }) => {
+      const goto = page.goto.bind(page);
+      page.goto = (async (url: string, options?: Parameters<Page['goto']>[1]) => {
+        if (url === 'about:blank') await held.promise;
+        return goto(url, options);
+      }) as Page['goto'];
+      await page.goto(`${h!.site.origin}/account`);
+      return page;
+    });
+    // Another run does not wait for that reset: it gets the other page, clean.
+    // (No check before the task: the check would navigate first.)
+    const next = await h.manager.run(s.id, async ({ page }) => ({ page, url: page.url() }), {
+      checkInterval: 3_600_000,
+    });
+    expect(next.page).not.toBe(slow);
+    expect([first, second]).toContain(next.page);
+    expect(next.url).toBe('about:blank');
+    held.resolve();
   });
 
   it('warmContexts: false opens a fresh context for every run', async () => {
