@@ -613,7 +613,7 @@ async function takeIdlePage(entry: Entry): Promise<Page | undefined> {
   while (entry.idle.length > 0) {
     let index = entry.idle.length - 1;
     while (index >= 0 && !(entry.idle[index] as IdlePage).settled) index--;
-    const idle = entry.idle.splice(index >= 0 ? index : 0, 1)[0] as IdlePage;
+    const idle = entry.idle.splice(Math.max(index, 0), 1)[0] as IdlePage;
     const ok = await idle.ready;
     // A navigation the last task left running may have landed after the clean-up: not clean, not kept.
     if (ok && !idle.page.isClosed() && !entry.retired && blank(idle.page)) return idle.page;

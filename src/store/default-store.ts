@@ -21,10 +21,21 @@ export interface SqliteStoreOptions {
    */
   readonly iterationLimit?: number;
   /**
-   * Where a notice goes when the file or its folder is open to other users.
+   * Where a notice goes when the file or its folder is open to other users, or when `wal` could not be
+   * switched on.
    * @default process.emitWarning (type `AuthSessionsWarning`)
    */
   readonly onNotice?: (message: string) => void;
+  /**
+   * Switch the file to SQLite's write-ahead log (`journal_mode=WAL`, kept by the file) with
+   * `synchronous=NORMAL` on this connection: a write then costs no fsync, and readers never wait for a writer.
+   * Every acknowledged write survives a crash of the process; a power loss or an operating-system crash may
+   * take back the last writes before the log was synced (the file stays consistent). Leave it off where
+   * each write must reach the disk before the call returns. The log lives beside the file
+   * (`sessions.sqlite-wal`, `-shm`): keep the folder on a local disk (not a network share).
+   * @default false
+   */
+  readonly wal?: boolean;
 }
 
 /**
@@ -49,6 +60,18 @@ export function createSqliteStore(file: string, options: SqliteStoreOptions = {}
     // Concurrent writers (several processes on one file) wait instead of failing at once.
     busyTimeout: 10_000,
   });
+  // The first statements on the connection after its table exists (a write issued meanwhile is merely
+  // synced the default way).
+  if (options.wal === true) {
+    adapter
+      .query('PRAGMA journal_mode=WAL')
+      .then(() => adapter.query('PRAGMA synchronous=NORMAL'))
+      .catch((err: unknown) =>
+        notice(
+          `auth-sessions: could not switch ${path} to the write-ahead log (${err instanceof Error ? err.message : String(err)}); it keeps SQLite's rollback journal`,
+        ),
+      );
+  }
   return new Keyv({ store: adapter, namespace: options.namespace ?? 'auth-sessions' });
 }
 

@@ -35,6 +35,38 @@ describe.skipIf(process.platform === 'win32')('file modes', () => {
     expect(notices).toEqual([]);
   });
 
+  it('wal: true switches the file to the write-ahead log, kept private like the file itself', async () => {
+    const notices: string[] = [];
+    const file = join(tmp, 'wal', 'sessions.sqlite');
+    const store = createSqliteStore(file, { wal: true, onNotice: (m) => notices.push(m) });
+    const site = new FakeSite();
+    site.addUser('alice', 'pw-alice-1');
+    const manager = new AuthSessionManager({
+      auths: [siteAuth(site)],
+      store,
+      key: Buffer.alloc(32, 3).toString('base64'),
+      browser: new FakeBrowserProvider({ site }),
+    });
+    const s = await manager.create('site', { credentials: { username: 'alice', password: 'pw-alice-1' } });
+    const query = (store.store as { query: (sql: string) => Promise<Record<string, unknown>[]> }).query;
+    expect(await query('PRAGMA journal_mode')).toEqual([{ journal_mode: 'wal' }]);
+    expect(await query('PRAGMA synchronous')).toEqual([{ synchronous: 1 }]); // NORMAL
+    expect(mode(`${file}-wal`)).toBe(0o600);
+    // Another connection (WAL is a property of the file) reads what this one wrote.
+    const other = createSqliteStore(file);
+    expect(await other.get(`session/${s.id}`)).toBeTypeOf('string');
+    await other.disconnect();
+    await manager.close();
+    await store.disconnect();
+    expect(notices).toEqual([]);
+    // Without the option: SQLite's rollback journal.
+    const plain = createSqliteStore(join(tmp, 'plain', 'sessions.sqlite'));
+    await plain.set('k', 'v');
+    const plainQuery = (plain.store as { query: (sql: string) => Promise<Record<string, unknown>[]> }).query;
+    expect(await plainQuery('PRAGMA journal_mode')).toEqual([{ journal_mode: 'delete' }]);
+    await plain.disconnect();
+  });
+
   it('an existing folder or file open to others gets one notice naming the fix', async () => {
     const dir = join(tmp, 'shared');
     mkdirSync(dir, { mode: 0o755 });
