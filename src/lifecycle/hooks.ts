@@ -4,6 +4,12 @@ import type { Clock, TimerHandle } from '../clock.js';
 import { MAX_DURATION_MS } from '../duration.js';
 import { AuthSessionError, type AuthSessionErrorCode } from '../errors.js';
 
+/**
+ * The reason a hook's signal gives once the hook has returned (work it left running should stop). One shared
+ * instance: an error's stack costs more than most checks on a warm context, and nothing here needs its own.
+ */
+const HOOK_ENDED = Object.freeze(new AuthSessionError('ABORTED', 'The hook has ended'));
+
 /** Options of {@link runBounded}. */
 export interface BoundedOptions {
   readonly timeoutMs: number;
@@ -80,7 +86,7 @@ export async function runBounded<T>(
     finished = true;
     if (timer !== undefined) clock.clearTimeout(timer);
     parent?.removeEventListener('abort', onParentAbort);
-    if (!controller.signal.aborted) controller.abort(new AuthSessionError('ABORTED', 'The hook has ended'));
+    if (!controller.signal.aborted) controller.abort(HOOK_ENDED);
   }
 }
 
