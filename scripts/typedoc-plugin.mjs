@@ -17,7 +17,7 @@ const MODULE_NAMES = {
 
 /** Category of an export, by where it is declared (first match wins). */
 const CATEGORIES = [
-  [/^manager\.ts$|^operations\//, 'Manager'],
+  [/^manager(\.ts$|\/)|^operations\//, 'Manager'],
   [/^(define|session-options)\.ts$/, 'Auth definitions'],
   [/^(session|lifecycle)\//, 'Sessions'],
   [/^errors\.ts$/, 'Errors'],

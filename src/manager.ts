@@ -5,7 +5,6 @@ import type Keyv from 'keyv';
 import { ChromiumProvider } from './browser/chromium.js';
 import type { BrowserProvider } from './browser/provider.js';
 import type { BrowserState } from './browser/state.js';
-import type { WarmContextsInput } from './browser/warm-pool.js';
 import {
   type AuthOperation,
   ChallengeOperations,
@@ -18,20 +17,23 @@ import {
 import { totpFactory } from './challenges/totp.js';
 import { type Clock, systemClock } from './clock.js';
 import { type AuthDefinition, type CredentialsAuthDefinition, validateAuthOptions } from './define.js';
-import { durationOption } from './duration.js';
 import { AuthSessionError } from './errors.js';
-import { HealthChecker, type HealthChecks } from './health/checker.js';
+import type { HealthChecks } from './health/checker.js';
 import { stateExpiryIso } from './health/expiry.js';
-import { ObservedLifetimes } from './health/lifetimes.js';
-import { type HealthCheckOptions, resolveHealthOptions } from './health/options.js';
-import { SessionCodec } from './lifecycle/codec.js';
+import type { HealthCheckOptions } from './health/options.js';
+import type { SessionCodec } from './lifecycle/codec.js';
 import { Lifecycle, type RunOptions, type RunTask } from './lifecycle/engine.js';
 import { type AuthSessionLock, LocalLock } from './lock/lock.js';
+import type { AuthRegistry } from './manager/auths.js';
+import { LazyCodec } from './manager/codec.js';
+import { ManagerHealth } from './manager/health.js';
+import { type ListFilter, listRecords } from './manager/list.js';
+import { type AuthSessionManagerOptions, checkManagerOptions } from './manager/options.js';
 import { registerManagerInternals } from './manager-internals.js';
 import { type AuthDescription, describeAuth } from './monitor/describe-auth.js';
 import { type AuthSessionEventName, type AuthSessionListener, EventBus } from './monitor/events.js';
 import type { HistoryEntry, HistoryOptions } from './monitor/history.js';
-import { Monitor, type MonitorOptions } from './monitor/monitor.js';
+import { Monitor } from './monitor/monitor.js';
 import type { AuthSessionStats, StatsOptions } from './monitor/stats.js';
 import { type CreateSessionOptions, createSession } from './operations/create.js';
 import { deleteSession } from './operations/delete.js';
@@ -43,7 +45,7 @@ import {
 } from './operations/lease.js';
 import { type RotateKeyResult, rotateKey } from './operations/rotate-key.js';
 import { type UpdateSessionOptions, updateSession } from './operations/update.js';
-import { assertKnownOptions, CALL_OPTION_NAMES, MANAGER_OPTION_NAMES } from './option-names.js';
+import { assertKnownOptions, CALL_OPTION_NAMES } from './option-names.js';
 import { SessionQueues } from './queue/registry.js';
 import type { SessionQueue, SessionQueueOptions } from './queue/session-queue.js';
 import { type RecordOptions, recordSession } from './recorder/record.js';
@@ -54,121 +56,19 @@ import {
 } from './recorder/state-transfer.js';
 import { keyringAuthenticator } from './session/authenticity.js';
 import { type AuthSessionInfo, toInfo } from './session/info.js';
-import type { SessionState } from './session/states.js';
 import { assertOperationId, assertSessionId } from './session-options.js';
-import type { IndexTerm } from './store/contract.js';
 import { createDefaultStore, DEFAULT_DATA_DIR } from './store/default-store.js';
 import { SessionStore } from './store/session-store.js';
 import type { AuthNameOf, CredentialsAuthNameOf, CredentialsInputOf, RecorderAuthNameOf } from './typed.js';
-import { type KeyInput, resolveKeyring } from './vault/key-source.js';
-import type { Keyring } from './vault/keyring.js';
-import { resolveWebhooks, type WebhookEndpoint } from './webhooks/options.js';
 import { Webhooks } from './webhooks/webhooks.js';
 
-export type { CreateSessionOptions, RotateKeyResult, UpdateSessionOptions };
-
-/** Default of `cacheBytes`: 64 MiB. */
-const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
-
-/**
- * Options of {@link AuthSessionManager}. `A` is the union of the auth definitions, inferred from `auths`.
- */
-export interface AuthSessionManagerOptions<A extends AuthDefinition = AuthDefinition> extends MonitorOptions {
-  /**
-   * The auth definitions this manager serves (from `defineAuth`). Their names, types and credential schemas
-   * type the manager's methods: `create('crm', { credentials })` only compiles for a credentials-based auth
-   * named `'crm'`, with credentials of its schema's input type.
-   */
-  readonly auths: readonly A[];
-  /**
-   * Where sessions are stored: any Keyv instance (memory, SQLite, Redis, Postgres…).
-   * @default a SQLite file `<dataDir>/sessions.sqlite`
-   */
-  readonly store?: Keyv;
-  /**
-   * The encryption key: base64 of 32 random bytes, `{ passphrase }`, `{ keyFile }` or a keyring
-   * `{ current, previous }`.
-   * @default env `AUTH_SESSIONS_KEY`, else a key file `<dataDir>/key` created with mode 0600
-   */
-  readonly key?: KeyInput;
-  /**
-   * Where browser contexts come from.
-   * @default a `ChromiumProvider` launched on first use (closed by `close()`)
-   */
-  readonly browser?: BrowserProvider;
-  /**
-   * Mutual exclusion for refreshes; use `RedisLock` from `auth-sessions/redis` across processes.
-   * @default an in-process `LocalLock`
-   */
-  readonly lock?: AuthSessionLock;
-  /** Time source. @default systemClock */
-  readonly clock?: Clock;
-  /**
-   * Folder of the embedded defaults (SQLite file, key file).
-   * @default './.auth-sessions'
-   */
-  readonly dataDir?: string;
-  /**
-   * Milliseconds one storage call may take before `STORAGE_UNAVAILABLE`.
-   * @default 10000
-   */
-  readonly storeTimeoutMs?: number;
-  /**
-   * Lease of the refresh lock, in milliseconds (a holder that dies frees it after this).
-   * @default 120000
-   */
-  readonly lockLeaseMs?: number;
-  /**
-   * Milliseconds a refresh waits for the lock before `LOCK_TIMEOUT`; `Infinity` waits as long as it takes
-   * (the caller's `signal` still aborts the wait).
-   * @default 180000
-   */
-  readonly lockWaitMs?: number;
-  /**
-   * Approximate bytes of memory the caches of decoded records and opened browser states may hold together
-   * (half each; a cache also holds at most 1,000 sessions). 0 turns them off.
-   * @default 67108864 (64 MiB)
-   */
-  readonly cacheBytes?: number;
-  /** Makes session ids. @default crypto.randomUUID */
-  readonly idGenerator?: () => string;
-  /** Where one-time notices go (e.g. "created a key file"). @default process.emitWarning */
-  readonly onNotice?: (message: string) => void;
-  /**
-   * Keep a logged-in browser context open per active session between runs, and the run's page for the next
-   * run (cleaned: see docs/performance.md): `true` for the defaults (`{ max: 4, idleMs: 30000,
-   * pagesPerContext: 4, reusePages: true }`), a number for `max`, options, or `false` for a fresh context per
-   * run. Together with `checkInterval` this is the main performance lever. Warm contexts are closed when
-   * idle, when their session changes (refresh, update, expiry, deletion), when a browser slot is wanted, when
-   * a task changed them in a way that cannot be undone, and by `close()`.
-   * @default true (warm contexts, pages reused)
-   */
-  readonly warmContexts?: WarmContextsInput;
-  /**
-   * HTTP endpoints that receive session events (`session.created`, `session.expired`,
-   * `session.input_required`…), signed per Standard Webhooks and delivered at least once through an outbox in
-   * the store: see docs/webhooks.md.
-   * @default none
-   */
-  readonly webhooks?: readonly WebhookEndpoint[];
-}
-
-/** A filter for `list`; `N` is the auth names of the manager. */
-export interface ListFilter<N extends string = string> {
-  /** Only sessions of this auth. */
-  readonly auth?: N;
-  /** Only sessions in this state (or one of these). */
-  readonly state?: SessionState | readonly SessionState[];
-  /** Only sessions carrying all of these labels. */
-  readonly labels?: Readonly<Record<string, string>>;
-  /** At most this many. */
-  readonly limit?: number;
-  /**
-   * Starts after the session with this id, in the store's listing order: pass the id of the last session of
-   * one page to get the next. Skipped sessions are not decoded. Nothing is listed when that session is gone.
-   */
-  readonly after?: string;
-}
+export type {
+  AuthSessionManagerOptions,
+  CreateSessionOptions,
+  ListFilter,
+  RotateKeyResult,
+  UpdateSessionOptions,
+};
 
 /**
  * Creates, stores, checks, refreshes and expires auth sessions, and runs tasks with them.
@@ -188,7 +88,7 @@ export interface ListFilter<N extends string = string> {
  */
 // biome-ignore lint/suspicious/noExplicitAny: `AuthSessionManager` without a type argument is the type every typed manager is assignable to.
 export class AuthSessionManager<A extends AuthDefinition = any> {
-  readonly #auths = new Map<string, AuthDefinition>();
+  readonly #auths: AuthRegistry;
   readonly #store: SessionStore;
   readonly #keyv: Keyv;
   readonly #ownsStore: boolean;
@@ -200,45 +100,16 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
   readonly #newId: () => string;
   #browser: BrowserProvider | undefined;
   readonly #ownsBrowser: boolean;
-  #codec: Promise<SessionCodec> | undefined;
+  readonly #codec: LazyCodec;
   #closing: Promise<void> | undefined;
-  readonly #options: AuthSessionManagerOptions<A>;
   readonly #monitor: Monitor;
+  readonly #health: ManagerHealth;
   /** Webhook delivery, when the `webhooks` option lists endpoints. */
   readonly #webhooks: Webhooks | undefined;
 
   constructor(options: AuthSessionManagerOptions<A>) {
-    if (typeof options !== 'object' || options === null) {
-      throw new AuthSessionError(
-        'INVALID_OPTIONS',
-        'new AuthSessionManager(options): options must be an object with "auths"',
-      );
-    }
-    assertKnownOptions(options, MANAGER_OPTION_NAMES, 'new AuthSessionManager(options)');
-    this.#options = options;
-    if (!Array.isArray(options.auths) || options.auths.length === 0) {
-      throw new AuthSessionError(
-        'INVALID_OPTIONS',
-        '"auths" must be a non-empty array of defineAuth(...) results',
-      );
-    }
-    for (const auth of options.auths) {
-      if (this.#auths.has(auth?.name)) {
-        throw new AuthSessionError('INVALID_OPTIONS', `"auths" has two definitions named "${auth.name}"`);
-      }
-      this.#auths.set(auth.name, auth);
-    }
-    for (const key of ['storeTimeoutMs', 'lockLeaseMs', 'lockWaitMs'] as const) {
-      durationOption(options[key], `"${key}"`, { infinity: key === 'lockWaitMs' });
-    }
-    const { cacheBytes = DEFAULT_CACHE_BYTES } = options;
-    if (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0) {
-      throw new AuthSessionError(
-        'INVALID_OPTIONS',
-        '"cacheBytes" must be a whole number of bytes, 0 or more',
-      );
-    }
-    const webhookEndpoints = resolveWebhooks(options.webhooks);
+    const { auths, cacheBytes, webhookEndpoints } = checkManagerOptions(options);
+    this.#auths = auths;
     this.#clock = options.clock ?? systemClock;
     // Made (and its options checked) before the store, which it reads lazily for history and stats.
     this.#monitor = new Monitor(options, {
@@ -258,6 +129,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
       // Records are signed and checked with the key: what the store holds in clear cannot be edited without it.
       authenticator: () => this.#getCodec().then((codec) => keyringAuthenticator(codec.keyring)),
     });
+    this.#codec = new LazyCodec(options, this.#store);
     this.#lock = options.lock ?? new LocalLock({ clock: this.#clock });
     this.#browser = options.browser;
     this.#ownsBrowser = options.browser === undefined;
@@ -277,6 +149,16 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
       lockWaitMs: options.lockWaitMs ?? 180_000,
       warmContexts: options.warmContexts,
       expiry: stateExpiryIso,
+    });
+    this.#health = new ManagerHealth({
+      lifecycle: this.#lifecycle,
+      store: this.#store,
+      lock: this.#lock,
+      clock: this.#clock,
+      events: this.#events,
+      auth: (name) => this.#auth(name),
+      history: (id) => this.#monitor.history(id),
+      closed: this.#close.signal,
     });
     this.#webhooks =
       webhookEndpoints.length === 0
@@ -298,7 +180,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
 
   /** Names of the auths this manager serves. */
   get authNames(): readonly AuthNameOf<A>[] {
-    return [...this.#auths.keys()] as AuthNameOf<A>[];
+    return this.#auths.names() as AuthNameOf<A>[];
   }
 
   /** The browser provider (the default Chromium one is made on first use). */
@@ -397,33 +279,12 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    */
   async *sessions(filter: ListFilter<AuthNameOf<A>> = {}): AsyncGenerator<AuthSessionInfo> {
     this.#assertOpen();
-    assertKnownOptions(filter, CALL_OPTION_NAMES.list, 'list(filter)');
-    if (filter.after !== undefined) assertSessionId(filter.after, 'list(filter): "after"');
-    const states = filter.state === undefined ? undefined : new Set<string>([filter.state].flat());
-    const labels = Object.entries(filter.labels ?? {});
-    let count = 0;
-    // The most selective indexed property of the filter: a label, else one state, else the auth.
-    const [label] = labels;
-    const term: IndexTerm | undefined = label
-      ? { field: 'label', name: label[0], value: label[1] }
-      : states?.size === 1
-        ? { field: 'state', value: [...states][0]! }
-        : filter.auth !== undefined
-          ? { field: 'auth', value: filter.auth }
-          : undefined;
-    for await (const record of this.#store.records(
-      (id, err) =>
-        this.#events.emit('warning', {
-          error: { code: err.code, message: `Skipped session "${id}": ${err.message}` },
-        }),
-      term,
-      filter.after,
-    )) {
-      if (filter.auth !== undefined && record.auth !== filter.auth) continue;
-      if (states && !states.has(record.state)) continue;
-      if (labels.some(([k, v]) => record.labels[k] !== v)) continue;
+    const onSkipped = (id: string, err: AuthSessionError) =>
+      this.#events.emit('warning', {
+        error: { code: err.code, message: `Skipped session "${id}": ${err.message}` },
+      });
+    for await (const record of listRecords(this.#store, filter, onSkipped)) {
       yield this.#withHealth(toInfo(record));
-      if (filter.limit !== undefined && ++count >= filter.limit) return;
     }
   }
 
@@ -713,8 +574,6 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
   }
 
   // @health-methods (startHealthChecks: issue "Sessions that stay logged in by themselves")
-  readonly #health = new Set<HealthChecker>();
-  readonly #lifetimes = new ObservedLifetimes();
 
   /**
    * Keeps sessions healthy in the background: validates each active session (of `auth`, with `labels`) every
@@ -732,40 +591,11 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    */
   startHealthChecks(options: HealthCheckOptions<AuthNameOf<A>>): HealthChecks {
     this.#assertOpen();
-    const resolved = resolveHealthOptions(options);
-    if (resolved.auth !== undefined) this.#auth(resolved.auth);
-    if (!this.#store.canList) {
-      throw new AuthSessionError(
-        'INVALID_OPTIONS',
-        'startHealthChecks: this Keyv store cannot list its keys; use a store with an iterator (memory, SQLite, Redis, Postgres)',
-      );
-    }
-    const checker = new HealthChecker(
-      {
-        lifecycle: this.#lifecycle,
-        store: this.#store,
-        lock: this.#lock,
-        clock: this.#clock,
-        events: this.#events,
-        auth: (name) => this.#auth(name),
-        history: (id) => this.#monitor.history(id),
-        lifetimes: this.#lifetimes,
-        closed: this.#close.signal,
-      },
-      resolved,
-    );
-    this.#health.add(checker.start());
-    return { stop: () => checker.stop().finally(() => this.#health.delete(checker)) };
+    return this.#health.start(options);
   }
 
   #withHealth(info: AuthSessionInfo): AuthSessionInfo {
-    for (const checker of this.#health) {
-      const next = checker.nextCheckAt(info);
-      if (next !== undefined && (info.nextCheckAt === undefined || next < info.nextCheckAt)) {
-        info = { ...info, nextCheckAt: next };
-      }
-    }
-    return info;
+    return this.#health.withHealth(info);
   }
 
   // @monitor-methods (history, stats: issue "Monitoring and management")
@@ -885,7 +715,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#close.abort(new AuthSessionError('CLOSED', 'The manager was closed'));
-      await Promise.allSettled([...this.#health].map((checker) => checker.stop()));
+      await this.#health.stopAll();
       // History is written in the background; what is buffered goes out before the store is let go.
       // Events already emitted go into the outbox; delivery stops (undelivered entries stay for later).
       await this.#webhooks?.close().catch(() => {});
@@ -895,10 +725,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
       if (this.#ownsBrowser && this.#browser) tasks.push(this.#browser.close());
       if (this.#ownsStore) tasks.push(this.#keyv.disconnect());
       await Promise.allSettled(tasks);
-      this.#codec?.then(
-        (c) => c.keyring.destroy(),
-        () => {},
-      );
+      this.#codec.destroy();
       this.#events.removeAll();
     })();
     return this.#closing;
@@ -945,25 +772,11 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
   }
 
   #auth(name: string): AuthDefinition {
-    const auth = this.#auths.get(name);
-    if (!auth) {
-      throw new AuthSessionError(
-        'UNKNOWN_AUTH',
-        `Unknown auth "${name}"; known auths: ${[...this.#auths.keys()].map((n) => `"${n}"`).join(', ')}`,
-      );
-    }
-    return auth;
+    return this.#auths.get(name);
   }
 
   #credentialsAuth(name: string): CredentialsAuthDefinition {
-    const auth = this.#auth(name);
-    if (auth.type !== 'credentials') {
-      throw new AuthSessionError(
-        'INVALID_OPTIONS',
-        `Auth "${name}" is recorder-based: create its sessions with record()`,
-      );
-    }
-    return auth;
+    return this.#auths.credentials(name);
   }
 
   #getBrowser(): BrowserProvider {
@@ -972,24 +785,6 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
   }
 
   #getCodec(): Promise<SessionCodec> {
-    if (!this.#codec) {
-      const codec = resolveKeyring(this.#options.key, {
-        meta: { get: (k) => this.#store.getMeta(k), set: (k, v) => this.#store.setMeta(k, v) },
-        hasSessions: () => this.#store.hasRecords(),
-        dataDir: this.#options.dataDir ?? DEFAULT_DATA_DIR,
-        ...(this.#options.onNotice ? { notice: this.#options.onNotice } : {}),
-      }).then(
-        (keyring: Keyring) =>
-          new SessionCodec(keyring, {
-            cacheBytes: Math.floor((this.#options.cacheBytes ?? DEFAULT_CACHE_BYTES) / 2),
-          }),
-      );
-      this.#codec = codec;
-      // A failed key resolution (e.g. the store was down) is retried on the next call.
-      codec.catch(() => {
-        if (this.#codec === codec) this.#codec = undefined;
-      });
-    }
-    return this.#codec;
+    return this.#codec.get();
   }
 }

@@ -1,23 +1,29 @@
 import { randomUUID } from 'node:crypto';
-import type Keyv from 'keyv';
 import { abortError, raceAbort } from '../browser/slots.js';
-import type { Clock } from '../clock.js';
-import { type AuthDefinition, validateAuthOptions } from '../define.js';
+import type { AuthDefinition } from '../define.js';
 import { AuthSessionError, type AuthSessionErrorCode } from '../errors.js';
-import type { SessionCodec } from '../lifecycle/codec.js';
-import type { InputHandler, LoginExtras } from '../lifecycle/engine.js';
-import {
-  assertInputTimeout,
-  assertValidAnswer,
-  type PendingInputRequest,
-  resolveInputTimeout,
-} from '../lifecycle/input.js';
-import type { CreateSessionOptions, UpdateSessionOptions } from '../manager.js';
-import { type EventBus, summariseError } from '../monitor/events.js';
+import type { LoginExtras } from '../lifecycle/engine.js';
+import { assertValidAnswer, resolveInputTimeout } from '../lifecycle/input.js';
 import { delay } from '../server-calls.js';
 import { type AuthSessionInfo, toInfo } from '../session/info.js';
 import { assertSessionId, parseCredentials } from '../session-options.js';
-import type { SessionStore } from '../store/session-store.js';
+import { keepAlive } from './keep-alive.js';
+import type { OperationsDeps } from './operation-deps.js';
+import { canceledError, gaveUp, notFound } from './operation-errors.js';
+import {
+  checkStartOptions,
+  checkWaitOptions,
+  DEFAULT_CANCEL_TIMEOUT_MS,
+  DEFAULT_OPERATION_WAIT_MS,
+  DEFAULT_POLL_INTERVAL_MS,
+  DEFAULT_RESULT_TIMEOUT_MS,
+  type OperationViewOptions,
+  type OperationWaitOptions,
+  type ResumeOptions,
+  type StartCreateOptions,
+  type StartUpdateOptions,
+} from './operation-options.js';
+import { OperationRun } from './operation-run.js';
 import {
   ANSWER_FIELD,
   isFinalStatus,
@@ -25,133 +31,25 @@ import {
   notifyOperation,
   OPERATION_TTL_MS,
   type OperationRecord,
-  type OperationStatus,
   OperationStore,
   onOperationNotice,
 } from './operation-store.js';
+import { type AuthOperation, viewOf } from './operation-view.js';
 
-/** How often a process looks in the store for news of an operation run elsewhere: 500 ms. */
-export const DEFAULT_POLL_INTERVAL_MS = 500;
-
-/** How long `result` waits by default before giving up (the operation goes on): 30 minutes. */
-export const DEFAULT_RESULT_TIMEOUT_MS = 30 * 60_000;
-
-/** How long `cancel` waits by default for the login to stop and clean up: 30 seconds. */
-export const DEFAULT_CANCEL_TIMEOUT_MS = 30_000;
-
-/** How long `operation(id, { wait: true })` waits by default: 60 seconds. */
-export const DEFAULT_OPERATION_WAIT_MS = 60_000;
-
-/**
- * A login started with `startCreate` / `startUpdate`, as any process sees it. Never an answer or a secret.
- *
- * @example
- * ```ts
- * const op = await manager.startCreate('crm', { credentials });
- * // { id: '…', kind: 'create', status: 'running', sessionId: '…', auth: 'crm', … }
- * ```
- */
-export interface AuthOperation {
-  /** Random id of the operation: pass it to `operation`, `resume`, `result`, `cancel`. */
-  readonly id: string;
-  /** What the operation does. */
-  readonly kind: 'create' | 'update';
-  /**
-   * `running` (logging in), `waiting_for_input` (see `request`; answer with `resume`), or final:
-   * `succeeded`, `failed` (see `error`), `canceled`.
-   */
-  readonly status: OperationStatus;
-  /** The session being created or updated. */
-  readonly sessionId: string;
-  /** Name of the session's auth. */
-  readonly auth: string;
-  /** What the login waits for, while `status` is `waiting_for_input`. */
-  readonly request?: {
-    readonly id: string;
-    readonly kind: string;
-    readonly message: string;
-    readonly choices?: readonly string[];
-  };
-  /** The session as stored now (pending with its `input` while waiting, active once succeeded). */
-  readonly session?: AuthSessionInfo;
-  /** Why the operation failed or was canceled. */
-  readonly error?: { readonly code: AuthSessionErrorCode; readonly message: string };
-  readonly createdAt: string;
-  readonly updatedAt: string;
-}
-
-/** Options the two `start…` calls share. */
-export interface OperationStartOptions {
-  /**
-   * Milliseconds each `requestInput` of the login waits for `resume` before `INPUT_TIMEOUT`.
-   * @default the auth's `inputTimeout`, else 300000 (5 minutes)
-   */
-  readonly inputTimeout?: number;
-  /**
-   * Milliseconds between two looks in the store for an answer or a cancel sent by another process (within
-   * this process they arrive at once).
-   * @default 500
-   */
-  readonly pollInterval?: number;
-}
-
-/** What `startCreate` takes: the options of `create`, without `onInput` and `signal` (use `resume`/`cancel`). */
-export interface StartCreateOptions<C = unknown>
-  extends Omit<CreateSessionOptions<C>, 'onInput' | 'signal' | 'inputTimeout'>,
-    OperationStartOptions {}
-
-/** What `startUpdate` takes: the options of `update`, without `onInput` and `signal` (use `resume`/`cancel`). */
-export interface StartUpdateOptions<C = unknown>
-  extends Omit<UpdateSessionOptions<C>, 'onInput' | 'signal' | 'inputTimeout'>,
-    OperationStartOptions {}
-
-/** Options of waits on an operation (`result`, `cancel`, `operation` with `wait`). */
-export interface OperationWaitOptions {
-  /** Stops waiting (the operation itself goes on; use `cancel` to stop it). */
-  readonly signal?: AbortSignal;
-  /** Milliseconds to wait at most. Defaults: `result` 30 minutes, `cancel` 30 s, `operation` 60 s. */
-  readonly timeoutMs?: number;
-  /**
-   * Milliseconds between two reads of the store while waiting on an operation run by another process.
-   * @default 500
-   */
-  readonly pollInterval?: number;
-}
-
-/** Options of `operation`. */
-export interface OperationViewOptions extends OperationWaitOptions {
-  /**
-   * While the operation is `running`, wait until it asks for input or ends (bounded by `timeoutMs`, default
-   * 60 s), then return it; it may still be `running` when the time is up.
-   * @default false
-   */
-  readonly wait?: boolean;
-}
-
-/** Options of `resume`. */
-export interface ResumeOptions {
-  /**
-   * The id of the request being answered (from `operation(id).request.id`): the answer is refused with
-   * `INVALID_STATE` when the login has moved on to another request meanwhile.
-   */
-  readonly requestId?: string;
-}
-
-/** What the operations need from the manager. */
-export interface OperationsDeps {
-  readonly store: SessionStore;
-  readonly clock: Clock;
-  readonly events: EventBus;
-  /** Aborted when the manager closes. */
-  readonly closed: AbortSignal;
-  readonly codec: () => Promise<SessionCodec>;
-  readonly auth: (name: string) => AuthDefinition;
-  readonly newId: () => string;
-  /** The manager's one-call `create`. */
-  readonly create: (auth: string, options: CreateSessionOptions & LoginExtras) => Promise<AuthSessionInfo>;
-  /** The manager's one-call `update`. */
-  readonly update: (id: string, options: UpdateSessionOptions & LoginExtras) => Promise<AuthSessionInfo>;
-}
+export type { OperationsDeps } from './operation-deps.js';
+export {
+  DEFAULT_CANCEL_TIMEOUT_MS,
+  DEFAULT_OPERATION_WAIT_MS,
+  DEFAULT_POLL_INTERVAL_MS,
+  DEFAULT_RESULT_TIMEOUT_MS,
+  type OperationStartOptions,
+  type OperationViewOptions,
+  type OperationWaitOptions,
+  type ResumeOptions,
+  type StartCreateOptions,
+  type StartUpdateOptions,
+} from './operation-options.js';
+export type { AuthOperation } from './operation-view.js';
 
 /**
  * The start → resume → result operations of the manager (docs/challenges.md). A login runs in the
@@ -537,315 +435,4 @@ export class ChallengeOperations {
   #iso(): string {
     return new Date(this.#d.clock.now()).toISOString();
   }
-}
-
-/**
- * One operation running in this process: the login, its input handler (which publishes the request and
- * waits for the answer to appear in the store) and a poll loop that watches for answers and cancels.
- */
-class OperationRun {
-  readonly #d: OperationsDeps;
-  readonly #ops: OperationStore;
-  readonly #pollInterval: number;
-  readonly #inputTimeout: number;
-  readonly #controller = new AbortController();
-  #record: OperationRecord;
-  #writes: Promise<void> = Promise.resolve();
-  #waiter:
-    | { request: PendingInputRequest; resolve: (v: string) => void; reject: (e: unknown) => void }
-    | undefined;
-  #done = false;
-  #canceled = false;
-  #kicked = false;
-  #wake: (() => void) | undefined;
-  #warned = false;
-  promise: Promise<AuthSessionInfo> = Promise.reject(new Error('not started'));
-
-  constructor(
-    deps: OperationsDeps,
-    ops: OperationStore,
-    record: OperationRecord,
-    options: { pollInterval: number; inputTimeout: number },
-  ) {
-    this.#d = deps;
-    this.#ops = ops;
-    this.#record = record;
-    this.#pollInterval = options.pollInterval;
-    this.#inputTimeout = options.inputTimeout;
-    this.promise.catch(() => {});
-  }
-
-  get #keyv(): Keyv {
-    return this.#ops.keyv;
-  }
-
-  start(
-    login: (onInput: InputHandler, signal: AbortSignal) => Promise<AuthSessionInfo>,
-    onEnd: () => void,
-  ): void {
-    const id = this.#record.id;
-    const stopNotices = onOperationNotice(this.#keyv, id, () => this.#kick());
-    // A login in flight is work in progress, like a request: the process stays up until it ends.
-    const release = keepAlive();
-    const loop = this.#poll();
-    this.promise = (async () => {
-      try {
-        const session = await login(this.#onInput, this.#controller.signal);
-        await this.#finish({ status: 'succeeded' });
-        return session;
-      } catch (err) {
-        if (this.#canceled && err instanceof AuthSessionError && err.code === 'ABORTED') {
-          await this.#finish({ status: 'canceled', error: { code: err.code, message: err.message } });
-          throw err;
-        }
-        const summary = summariseError(err);
-        await this.#finish({
-          status: 'failed',
-          error: {
-            code: summary.code === 'TASK_ERROR' ? 'CREATE_FAILED' : summary.code,
-            message: summary.code === 'TASK_ERROR' ? 'The login failed' : summary.message,
-          },
-        });
-        throw err;
-      } finally {
-        this.#done = true;
-        this.#kick();
-        stopNotices();
-        await loop;
-        release();
-        onEnd();
-        notifyOperation(this.#keyv, id);
-      }
-    })();
-    this.promise.catch(() => {});
-  }
-
-  /** Aborts the login (its clean-up deletes or restores the session and closes the context). */
-  cancel(): void {
-    if (this.#done || this.#canceled) return;
-    this.#canceled = true;
-    this.#controller.abort(
-      new AuthSessionError('ABORTED', `Operation "${this.#record.id}" was canceled`, {
-        sessionId: this.#record.sessionId,
-      }),
-    );
-  }
-
-  /** The input handler given to the login: publishes the request, then waits for its answer in the store. */
-  readonly #onInput: InputHandler = async (request, signal) => {
-    const now = this.#d.clock.now();
-    await this.#write({
-      status: 'waiting_for_input',
-      request: {
-        id: request.id,
-        kind: request.kind,
-        message: request.message,
-        ...(request.choices === undefined ? {} : { choices: [...request.choices] }),
-      },
-      requestExpiresAt: now + this.#inputTimeout,
-    });
-    notifyOperation(this.#keyv, this.#record.id);
-    try {
-      return await new Promise<string>((resolve, reject) => {
-        if (signal.aborted) return reject(abortError(signal));
-        const onAbort = () => reject(abortError(signal));
-        signal.addEventListener('abort', onAbort, { once: true });
-        this.#waiter = {
-          request,
-          resolve: (v) => {
-            signal.removeEventListener('abort', onAbort);
-            resolve(v);
-          },
-          reject: (e) => {
-            signal.removeEventListener('abort', onAbort);
-            reject(e);
-          },
-        };
-        this.#kick();
-      });
-    } finally {
-      this.#waiter = undefined;
-      // Not answered (timeout, cancel): the operation no longer waits for this request.
-      await this.#writes;
-      if (this.#record.request?.id === request.id) {
-        await this.#write({ status: 'running', request: undefined, requestExpiresAt: undefined });
-      }
-      notifyOperation(this.#keyv, this.#record.id);
-    }
-  };
-
-  /** Watches the store for a cancel and, while a request waits, for its answer. */
-  async #poll(): Promise<void> {
-    const id = this.#record.id;
-    while (!this.#done) {
-      await this.#sleep();
-      if (this.#done) return;
-      try {
-        if (await this.#ops.isCancelRequested(id)) {
-          this.cancel();
-          continue;
-        }
-        const waiter = this.#waiter;
-        if (!waiter) continue;
-        const answer = await this.#ops.readAnswer(id);
-        if (!answer || this.#waiter !== waiter) continue;
-        if (answer.requestId !== waiter.request.id) {
-          await this.#ops.deleteAnswer(id);
-          continue;
-        }
-        let text: unknown;
-        try {
-          text = ((await this.#d.codec()).keyring.open(id, ANSWER_FIELD, answer.box) as { value?: unknown })
-            ?.value;
-        } catch (err) {
-          await this.#ops.deleteAnswer(id);
-          waiter.reject(err);
-          continue;
-        }
-        this.#waiter = undefined;
-        // Shown as running before the answer leaves the store, so no reader sees the request unanswered
-        // again; taken once, the answer leaves the store before the login uses it.
-        await this.#write({ status: 'running', request: undefined, requestExpiresAt: undefined });
-        await this.#ops.deleteAnswer(id).catch((err: unknown) => this.#warn(err));
-        if (typeof text === 'string') waiter.resolve(text);
-        else waiter.reject(new AuthSessionError('INVALID_OPTIONS', 'An input answer must be a string'));
-      } catch (err) {
-        // A store hiccup: keep polling (the input timeout bounds the wait).
-        this.#warn(err);
-      }
-    }
-  }
-
-  /** Reports a store failure of the poll once per operation. */
-  #warn(err: unknown): void {
-    if (this.#warned) return;
-    this.#warned = true;
-    this.#d.events.emit('warning', { error: summariseError(err) });
-  }
-
-  #sleep(): Promise<void> {
-    if (this.#kicked || this.#done) {
-      this.#kicked = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const end = () => {
-        this.#d.clock.clearTimeout(timer);
-        this.#wake = undefined;
-        this.#kicked = false;
-        resolve();
-      };
-      const timer = this.#d.clock.setTimeout(end, this.#pollInterval);
-      this.#wake = end;
-    });
-  }
-
-  #kick(): void {
-    this.#kicked = true;
-    this.#wake?.();
-  }
-
-  /** Writes the operation, in order; once final it never changes again. */
-  #write(changes: Partial<OperationRecord>): Promise<void> {
-    const next = this.#writes.then(async () => {
-      if (isFinalStatus(this.#record.status)) return;
-      const updated: OperationRecord = { ...this.#record, ...changes, updatedAt: this.#iso() };
-      for (const key of Object.keys(updated) as (keyof OperationRecord)[]) {
-        if (updated[key] === undefined) delete updated[key];
-      }
-      this.#record = updated;
-      await this.#ops.write(updated);
-    });
-    this.#writes = next.catch((err: unknown) => {
-      this.#d.events.emit('warning', { error: summariseError(err) });
-    });
-    return this.#writes;
-  }
-
-  async #finish(changes: Pick<OperationRecord, 'status' | 'error'>): Promise<void> {
-    await this.#write({ ...changes, request: undefined, requestExpiresAt: undefined });
-    const id = this.#record.id;
-    await Promise.allSettled([this.#ops.deleteAnswer(id), this.#ops.deleteCancel(id)]);
-  }
-
-  #iso(): string {
-    return new Date(this.#d.clock.now()).toISOString();
-  }
-}
-
-function checkStartOptions(
-  options: OperationStartOptions & Parameters<typeof validateAuthOptions>[0],
-  where: string,
-): { inputTimeout: number | undefined; pollInterval: number } {
-  validateAuthOptions(options, where);
-  if (options.inputTimeout !== undefined)
-    assertInputTimeout(options.inputTimeout, `${where}: "inputTimeout"`);
-  if (options.pollInterval !== undefined)
-    assertInputTimeout(options.pollInterval, `${where}: "pollInterval"`);
-  return {
-    inputTimeout: options.inputTimeout,
-    pollInterval: options.pollInterval ?? DEFAULT_POLL_INTERVAL_MS,
-  };
-}
-
-function checkWaitOptions(options: OperationWaitOptions, where: string): void {
-  if (typeof options !== 'object' || options === null) {
-    throw new AuthSessionError('INVALID_OPTIONS', `${where}(id, options): options must be an object`);
-  }
-  if (options.timeoutMs !== undefined) assertInputTimeout(options.timeoutMs, `${where}: "timeoutMs"`);
-  if (options.pollInterval !== undefined)
-    assertInputTimeout(options.pollInterval, `${where}: "pollInterval"`);
-}
-
-function viewOf(record: OperationRecord, session: AuthSessionInfo | undefined): AuthOperation {
-  return {
-    id: record.id,
-    kind: record.kind,
-    status: record.status,
-    sessionId: record.sessionId,
-    auth: record.auth,
-    ...(record.request === undefined
-      ? {}
-      : {
-          request: {
-            id: record.request.id,
-            kind: record.request.kind,
-            message: record.request.message,
-            ...(record.request.choices === undefined ? {} : { choices: [...record.request.choices] }),
-          },
-        }),
-    ...(session === undefined ? {} : { session }),
-    ...(record.error === undefined
-      ? {}
-      : { error: { code: record.error.code as AuthSessionErrorCode, message: record.error.message } }),
-    createdAt: record.createdAt,
-    updatedAt: record.updatedAt,
-  };
-}
-
-/**
- * Holds the process open while something awaits an operation: the manager's clock unrefs its timers (an
- * idle manager never keeps a process alive), but a script awaiting `result()` must not exit half-way.
- */
-function keepAlive(): () => void {
-  const handle = setInterval(() => {}, 60 * 60_000);
-  return () => clearInterval(handle);
-}
-
-function notFound(id: string): AuthSessionError {
-  return new AuthSessionError(
-    'OPERATION_NOT_FOUND',
-    `No operation with id "${typeof id === 'string' ? id.slice(0, 128) : String(id)}" (finished operations are kept for a day)`,
-  );
-}
-
-function canceledError(id: string, sessionId: string): AuthSessionError {
-  return new AuthSessionError('ABORTED', `Operation "${id}" was canceled`, { sessionId });
-}
-
-function gaveUp(id: string, timeoutMs: number): AuthSessionError {
-  return new AuthSessionError(
-    'ABORTED',
-    `Stopped waiting for operation "${id}" after ${timeoutMs} ms; the operation goes on (wait again, or cancel it)`,
-  );
 }

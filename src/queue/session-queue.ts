@@ -1,83 +1,31 @@
 import { inspect } from 'node:util';
 import PQueue from 'p-queue';
-import type { Clock, TimerHandle } from '../clock.js';
+import type { TimerHandle } from '../clock.js';
 import { validateAuthOptions } from '../define.js';
 import { durationOption } from '../duration.js';
 import { AuthSessionError } from '../errors.js';
-import type { RunOptions, RunTask } from '../lifecycle/engine.js';
-import type { AuthSessionEvents, EventBus } from '../monitor/events.js';
+import type { RunTask } from '../lifecycle/engine.js';
+import type { AuthSessionEvents } from '../monitor/events.js';
 import type { AuthSessionInfo } from '../session/info.js';
 import { isGoneError, isHoldError } from './hold.js';
+import { abortedError, closedError } from './queue-errors.js';
+import { hooksOf, type SessionQueueDeps } from './queue-hooks.js';
+import {
+  checkConcurrency,
+  DEFAULT_RECHECK_MS,
+  type SessionQueueOptions,
+  type SessionTaskOptions,
+} from './queue-options.js';
+import { type Entry, type SessionTaskInfo, taskInfo } from './queue-task.js';
 import { TaskList, type TaskListOptions } from './task-list.js';
 
-/**
- * Options of `manager.queue(sessionId, options)`. Given again for a queue that exists, they are applied to it.
- *
- * @example
- * ```ts
- * const queue = manager.queue(sessionId, { concurrency: 2 });
- * ```
- */
-export interface SessionQueueOptions {
-  /**
-   * Tasks of this session that run at once (each in its own page of the session's context).
-   * A positive integer, or `Infinity`.
-   * @default 1
-   */
-  readonly concurrency?: number;
-  /**
-   * While the queue waits for its session to be active again, how often (ms) it reads the session from the
-   * store, to notice a session made active by another process (this process's own `update`, `record` and
-   * `importState` resume it at once through events) or deleted elsewhere. `0` turns it off.
-   * @default 30000
-   */
-  readonly recheckIntervalMs?: number;
-}
-
-/**
- * Options of `queue.add(task, options)`: the options of `manager.run` for this task, plus a cancel signal
- * and an optional task id.
- *
- * @example
- * ```ts
- * const controller = new AbortController();
- * const rows = queue.add(scrape, { signal: controller.signal, id: 'report-2026-01', checkInterval: 60_000 });
- * ```
- */
-export interface SessionTaskOptions extends Omit<RunOptions, 'signal'> {
-  /**
-   * Cancels the task: a waiting task leaves the queue, a running one is aborted; its promise rejects with
-   * `ABORTED` either way.
-   */
-  readonly signal?: AbortSignal;
-  /**
-   * The task's id in `tasks()` and `cancel()`; unique among the queue's unfinished tasks.
-   * @default `t1`, `t2`, … in order of adding
-   */
-  readonly id?: string;
-}
-
-/**
- * One unfinished task of a session queue, as `queue.tasks()` lists it.
- *
- * @example
- * ```ts
- * for (const t of queue.tasks()) console.log(t.id, t.state, t.addedAt, t.runs);
- * ```
- */
-export interface SessionTaskInfo {
-  readonly id: string;
-  /** `running` while `manager.run` works on it; `waiting` otherwise (also after it came back from an expiry). */
-  readonly state: 'waiting' | 'running';
-  /** When it was added (ISO 8601). */
-  readonly addedAt: string;
-  /**
-   * How many times the task function was called. A task that came back because its session expired has
-   * `runs: 0` when it never started (the check failed first), `1` when it started and found itself logged
-   * out (see `AuthSessionInvalidError`).
-   */
-  readonly runs: number;
-}
+export {
+  queueHooks,
+  type SessionQueueDeps,
+  type SessionQueueHooks,
+} from './queue-hooks.js';
+export type { SessionQueueOptions, SessionTaskOptions } from './queue-options.js';
+export type { SessionTaskInfo } from './queue-task.js';
 
 /**
  * Why a session queue is paused: `'expired'` (it waits for its session to be active again) or `'manual'`
@@ -89,78 +37,6 @@ export interface SessionTaskInfo {
  * ```
  */
 export type QueuePauseReason = 'expired' | 'manual';
-
-/**
- * What a queue needs from its manager (wired by `manager.queue`).
- *
- * @example
- * ```ts
- * const deps: SessionQueueDeps = { run: (id, task, o) => manager.run(id, task, o), get: (id) => manager.get(id), events, clock, closed };
- * ```
- */
-export interface SessionQueueDeps {
-  readonly run: <T>(id: string, task: RunTask<T>, options: RunOptions) => Promise<T>;
-  readonly get: (id: string) => Promise<AuthSessionInfo | undefined>;
-  readonly events: EventBus;
-  readonly clock: Clock;
-  /** Aborted when the manager closes. */
-  readonly closed: AbortSignal;
-}
-
-/**
- * What the queue registry tells a queue about its session.
- *
- * @example
- * ```ts
- * queueHooks(queue).expired(event.session);
- * ```
- */
-export interface SessionQueueHooks {
-  /** The session expired (or cannot run now): pause and keep every task. */
-  expired(session?: AuthSessionInfo): void;
-  /** The session is active (again): go on. */
-  active(session?: AuthSessionInfo): void;
-  /** The session was deleted: fail the waiting tasks with `SESSION_NOT_FOUND`. */
-  gone(session?: AuthSessionInfo): void;
-  /** The manager closed: fail every unfinished task with `CLOSED`. */
-  closed(): void;
-  /** Applies options given again to `manager.queue`. */
-  configure(options: SessionQueueOptions): void;
-}
-
-interface Entry {
-  readonly id: string;
-  readonly seq: number;
-  readonly task: RunTask<unknown>;
-  readonly runOptions: RunOptions;
-  readonly addedAt: number;
-  state: 'waiting' | 'running';
-  runs: number;
-  /** Aborts the attempt in progress. */
-  attempt: AbortController | undefined;
-  settled: boolean;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: unknown) => void;
-  detach: () => void;
-}
-
-const hooksOf = new WeakMap<SessionQueue, SessionQueueHooks>();
-
-/**
- * The registry's handle on a queue's internals.
- *
- * @example
- * ```ts
- * queueHooks(queue).active(event.session);
- * ```
- */
-export function queueHooks(queue: SessionQueue): SessionQueueHooks {
-  const hooks = hooksOf.get(queue);
-  if (!hooks) throw new AuthSessionError('INVALID_OPTIONS', 'Not a queue made by manager.queue()');
-  return hooks;
-}
-
-const DEFAULT_RECHECK_MS = 30_000;
 
 /**
  * The task queue of one session (from `manager.queue(sessionId, options)`), on p-queue: tasks run through
@@ -343,12 +219,7 @@ export class SessionQueue {
       const entry = this.#entries.get(id);
       return entry ? [entry] : [];
     });
-    return [...running, ...waiting].map((e) => ({
-      id: e.id,
-      state: e.state,
-      addedAt: new Date(e.addedAt).toISOString(),
-      runs: e.runs,
-    }));
+    return [...running, ...waiting].map(taskInfo);
   }
 
   /**
@@ -741,30 +612,6 @@ export class SessionQueue {
   }
 
   #abortedError(id: string, reason: unknown, how = 'cancelled'): AuthSessionError {
-    return new AuthSessionError(
-      'ABORTED',
-      `Task "${id}" of the queue of session "${this.sessionId}" was ${how}`,
-      {
-        sessionId: this.sessionId,
-        ...(reason === undefined ? {} : { cause: reason }),
-      },
-    );
+    return abortedError(this.sessionId, id, reason, how);
   }
-}
-
-function closedError(sessionId: string): AuthSessionError {
-  return new AuthSessionError('CLOSED', 'The manager was closed', { sessionId });
-}
-
-function checkConcurrency(value: unknown): number {
-  if (
-    value === Number.POSITIVE_INFINITY ||
-    (typeof value === 'number' && Number.isInteger(value) && value >= 1)
-  ) {
-    return value as number;
-  }
-  throw new AuthSessionError(
-    'INVALID_OPTIONS',
-    `"concurrency" must be a positive integer or Infinity, got ${value}`,
-  );
 }

@@ -1,16 +1,19 @@
 import type Keyv from 'keyv';
 import { type Clock, systemClock } from '../clock.js';
-import { AuthSessionError, isAuthSessionError, issuePaths } from '../errors.js';
+import { AuthSessionError, isAuthSessionError } from '../errors.js';
 import { type RecentLimits, rememberRecent } from '../recent.js';
 import type { RecordAuthenticator } from '../session/authenticity.js';
-import {
-  parseJsonSafely,
-  RECORD_VERSION,
-  type SessionRecord,
-  storedRecordSchema,
-} from '../session/record.js';
+import { parseJsonSafely, type SessionRecord } from '../session/record.js';
+import { type ChangeResult, stamped } from './change-result.js';
 import type { IndexTerm, StoreAdapter } from './contract.js';
+import { corrupt, decodeRecord } from './decode-record.js';
+import { checkKeyOnFirstRecord } from './key-check.js';
 import { storeAdapterFor } from './registry.js';
+import { timedCall } from './timed-call.js';
+import { aboveRevision, assertCondition, meetsCondition, type WriteCondition } from './write-condition.js';
+
+export type { ChangeResult, WriteCondition };
+export { decodeRecord };
 
 /** Options of {@link SessionStore}. */
 export interface SessionStoreOptions {
@@ -30,46 +33,12 @@ export interface SessionStoreOptions {
   readonly authenticator?: () => Promise<RecordAuthenticator>;
 }
 
-/** A conditional write: it happens only if the stored record still has these values. */
-export interface WriteCondition {
-  /** The stored record's revision must equal this (fencing: -1 means "must not exist"). */
-  readonly revision?: number;
-  /** The stored record's generation must equal this. */
-  readonly generation?: number;
-}
-
 const SESSION_PREFIX = 'session/';
 /** Records kept decoded (see `SessionStore#decoded`). */
 const DECODED_CACHE_SIZE = 1000;
 
 /** Conditional writes retried this many times when unrelated writes keep landing in between. */
 const MAX_SWAP_ATTEMPTS = 8;
-
-/** The record with a revision above the stored one (revisions only grow, so `revision` conditions stay sound). */
-function aboveRevision(record: SessionRecord, current: SessionRecord | undefined): SessionRecord {
-  return current && current.revision >= record.revision
-    ? { ...record, revision: current.revision + 1 }
-    : record;
-}
-
-/** Whether a record satisfies a write condition (see {@link assertCondition}). */
-function meetsCondition(current: SessionRecord, condition: WriteCondition): boolean {
-  return (
-    (condition.revision === undefined || current.revision === condition.revision) &&
-    (condition.generation === undefined || current.generation === condition.generation)
-  );
-}
-
-/** Throws `STALE_WRITE` when the stored record does not satisfy a write condition. */
-function assertCondition(id: string, current: SessionRecord | undefined, condition: WriteCondition): void {
-  const revision = current ? current.revision : -1;
-  if (condition.revision !== undefined && revision !== condition.revision) {
-    throw new AuthSessionError('STALE_WRITE', `Session "${id}" changed meanwhile`, { sessionId: id });
-  }
-  if (condition.generation !== undefined && current?.generation !== condition.generation) {
-    throw new AuthSessionError('STALE_WRITE', `Session "${id}" was renewed meanwhile`, { sessionId: id });
-  }
-}
 
 /**
  * Session records over any Keyv store, through the store's {@link StoreAdapter} (see `storeAdapterFor`):
@@ -126,26 +95,9 @@ export class SessionStore {
     this.#authenticating ??= (async () => {
       const authenticator = await this.#authenticatorSource!();
       if (this.canList) {
-        const iterator = this.#store.scan(SESSION_PREFIX)[Symbol.asyncIterator]();
-        try {
-          const first = await this.#call('list', () => iterator.next());
-          if (!first.done) {
-            const [key, raw] = first.value;
-            let record: SessionRecord | undefined;
-            try {
-              record = decodeRecord(raw, key.slice(SESSION_PREFIX.length));
-            } catch {
-              // A damaged record says nothing about the key; it is reported when it is read.
-            }
-            try {
-              if (record) authenticator.verify(record);
-            } catch (err) {
-              if (isAuthSessionError(err, 'KEY_MISMATCH')) throw err;
-            }
-          }
-        } finally {
-          await iterator.return?.()?.catch(() => {});
-        }
+        await checkKeyOnFirstRecord(this.#store, SESSION_PREFIX, authenticator, (what, fn) =>
+          this.#call(what, fn),
+        );
       }
       this.#authenticator = authenticator;
     })().finally(() => {
@@ -513,97 +465,7 @@ export class SessionStore {
   detach(): void {}
 
   /** Runs one store call with a timeout; any throw or timeout → STORAGE_UNAVAILABLE (typed errors pass). */
-  async #call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    let timer: ReturnType<Clock['setTimeout']> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = this.#clock.setTimeout(
-        () =>
-          reject(
-            new AuthSessionError(
-              'STORAGE_UNAVAILABLE',
-              `The store did not answer a ${what} within ${this.#timeoutMs} ms`,
-            ),
-          ),
-        this.#timeoutMs,
-      );
-    });
-    // Unlike the clock's other timers, this one keeps the process alive: a call waiting for a hung store
-    // must end in STORAGE_UNAVAILABLE, not in a silent exit with the caller's `finally` never run.
-    (timer as { ref?: () => unknown } | undefined)?.ref?.();
-    try {
-      const result = await Promise.race([fn(), timeout]);
-      return result;
-    } catch (err) {
-      if (err instanceof AuthSessionError) throw err;
-      throw storageError(what, err);
-    } finally {
-      if (timer !== undefined) this.#clock.clearTimeout(timer);
-    }
+  #call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return timedCall(this.#clock, this.#timeoutMs, what, fn);
   }
-}
-
-/** What {@link SessionStore.change} did. */
-export interface ChangeResult {
-  /** The record written, or the latest one read when nothing was written (undefined: there is none). */
-  readonly record: SessionRecord | undefined;
-  /** Whether the change wrote. */
-  readonly written: boolean;
-}
-
-/** The record to write: revision one above the stored one (revisions only grow), `updatedAt` now. */
-function stamped(next: SessionRecord, current: SessionRecord | undefined, now: number): SessionRecord {
-  const out: SessionRecord = {
-    ...next,
-    revision: current === undefined ? Math.max(next.revision, 0) : current.revision + 1,
-    updatedAt: new Date(now).toISOString(),
-  };
-  for (const key of Object.keys(out) as (keyof SessionRecord)[]) {
-    if (out[key] === undefined) delete out[key];
-  }
-  return out;
-}
-
-function storageError(what: string, cause: unknown): AuthSessionError {
-  return new AuthSessionError(
-    'STORAGE_UNAVAILABLE',
-    `The session store failed during a ${what}; nothing was changed`,
-    {
-      cause,
-    },
-  );
-}
-
-/** Parses and validates one stored record; anything unexpected is `CORRUPT_RECORD`. */
-export function decodeRecord(raw: unknown, id: string): SessionRecord {
-  let value: unknown;
-  try {
-    value = typeof raw === 'string' ? parseJsonSafely(raw) : undefined;
-  } catch (err) {
-    throw corrupt(id, err);
-  }
-  const version = (value as { v?: unknown } | null | undefined)?.v;
-  if (typeof version === 'number' && Number.isInteger(version) && version > RECORD_VERSION) {
-    throw new AuthSessionError(
-      'CORRUPT_RECORD',
-      `The stored record of session "${id}" has layout version ${version}, written by a newer release of ` +
-        `auth-sessions (this one reads version ${RECORD_VERSION}); upgrade this worker`,
-      { sessionId: id },
-    );
-  }
-  const parsed = storedRecordSchema.safeParse(value);
-  if (!parsed.success) throw corrupt(id, new Error(issuePaths(parsed.error)));
-  if (parsed.data.id !== id) throw corrupt(id, new Error('id mismatch'));
-  // Unknown fields ride along at run time (see storedRecordSchema); the code only ever reads known ones.
-  return parsed.data as SessionRecord;
-}
-
-function corrupt(id: string, cause: unknown): AuthSessionError {
-  return new AuthSessionError(
-    'CORRUPT_RECORD',
-    `The stored record of session "${id}" is damaged or of an unknown shape`,
-    {
-      sessionId: id,
-      cause,
-    },
-  );
 }
