@@ -71,11 +71,9 @@ export class StateCapture {
   /**
    * Follows the navigations of a page of the context; call it for every page as soon as it appears.
    *
-   * Also readies every document the page loads for the capture, while the page goes on loading and the task
-   * goes on working: the first evaluation in a document makes Playwright install its evaluation helper
-   * there, and the first IndexedDB query of an origin makes Chromium open that origin's IndexedDB backend
-   * (each a few milliseconds). Paid here, neither delays the capture after the task. The page sees nothing:
-   * `indexedDB.databases()` reads, changes nothing and fires no event.
+   * It does nothing in the page while the task works: readying each document for the capture as it loads
+   * (Playwright's evaluation helper, the origin's IndexedDB backend) was tried, and it slowed the task's own
+   * page loads by more than it saved the capture afterwards.
    */
   track(page: Page): void {
     for (const frame of page.frames()) this.#visit(frame.url());
@@ -91,15 +89,6 @@ export class StateCapture {
       this.#sessions.delete(page);
     });
     if (this.#installed) this.#readBeforeClose(page);
-    page.on('domcontentloaded', () => {
-      // Nothing to ready in a document of no web origin (the `about:blank` a reused page waits on).
-      if (!page.url().startsWith('http')) return;
-      // A navigation or the context's close may cut it short: it only ever saves time, so failures are moot.
-      page
-        .mainFrame()
-        .evaluate(PREPARE_SCRIPT)
-        .catch(() => undefined);
-    });
   }
 
   /**
@@ -437,8 +426,6 @@ function readScript(main: boolean): string {
 }
 
 const MAIN_FRAME_SCRIPT = readScript(true);
-/** See {@link StateCapture.track}. */
-const PREPARE_SCRIPT = 'indexedDB.databases().then(() => 0, () => 0)';
 const FRAME_SCRIPT = readScript(false);
 
 /** Bound on reading one frame: a page blocked by a dialog or a busy script never answers; it is skipped. */
