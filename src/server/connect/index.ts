@@ -4,16 +4,24 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { getCookie, setCookie } from 'hono/cookie';
 import { streamSSE } from 'hono/streaming';
-import { z } from 'zod';
-import { type Clock, systemClock } from '../../clock.js';
+import { systemClock } from '../../clock.js';
 import { durationOption } from '../../duration.js';
 import { AuthSessionError } from '../../errors.js';
 import type { AuthSessionManager } from '../../manager.js';
 import { managerInternals } from '../../manager-internals.js';
 import type { AuthDescription } from '../../monitor/describe-auth.js';
 import { assertKnownOptions } from '../../option-names.js';
-import { assertSessionId, parseSessionLabels } from '../../session-options.js';
 import { CONNECT_CSS, LIVE_VIEW_JS } from './assets.js';
+import {
+  type Connect,
+  type ConnectLinkOptions,
+  type ConnectOptions,
+  DEFAULT_LINK_TTL_MS,
+  MAX_BODY_BYTES,
+  MAX_LINK_TTL_MS,
+  MAX_VISIT_MS,
+  VISIT_COOKIE,
+} from './connect-options.js';
 import { CredentialsFlow } from './credentials-flow.js';
 import {
   deriveToken,
@@ -27,7 +35,6 @@ import {
 import {
   connectedPage,
   credentialsPage,
-  fieldName,
   inputPage,
   livePage,
   type PageLink,
@@ -36,71 +43,21 @@ import {
   workingPage,
 } from './pages.js';
 import { type RecorderEvent, RecorderFlow } from './recorder-flow.js';
+import { linkTarget, liveInput, normaliseMountPath, readCredentials, requestPath } from './request-input.js';
 import { securityHeaders } from './security-headers.js';
 import { UsedLinks, type Visit } from './used-links.js';
 import { UsedMarks, visitDigest } from './used-marks.js';
 
-/** What a connect link connects: an existing session, or a new one of `auth` with `labels`. */
-export type ConnectTarget =
-  | string
-  | { readonly auth: string; readonly labels?: Readonly<Record<string, string>> };
+export {
+  type Connect,
+  type ConnectLink,
+  type ConnectLinkOptions,
+  type ConnectOptions,
+  type ConnectTarget,
+  DEFAULT_LINK_TTL_MS,
+  MAX_BODY_BYTES,
+} from './connect-options.js';
 
-/** Options of `connectLink`. */
-export interface ConnectLinkOptions {
-  /** How long the link can be used, in milliseconds. @default 900_000 (15 minutes) */
-  readonly ttlMs?: number;
-}
-
-/** A signed, expiring, single-use link a person opens to log in. */
-export interface ConnectLink {
-  /** Absolute URL of the link. */
-  readonly url: string;
-  /** When the link stops working (ISO 8601). */
-  readonly expiresAt: string;
-}
-
-/** What the console hands the connect pages (internal wiring). */
-export interface ConnectOptions {
-  /** Path the connect routes are mounted under, e.g. `/connect` (after the console's `basePath`). */
-  readonly mountPath: string;
-  /** The console's public origin + basePath, known once it listens (or given as `publicUrl`). */
-  readonly publicUrl: () => string | undefined;
-  /** Time source of link expiry. */
-  readonly clock?: Clock;
-  /**
-   * Milliseconds a person has to log in on the live view of a recorder auth (the recorder's `timeoutMs`).
-   * @default 600000 (10 minutes)
-   */
-  readonly recordTimeoutMs?: number;
-  /**
-   * Milliseconds a live recording goes on with no page watching it (the person closed the tab) before it is
-   * given up and its browser closed.
-   * @default 60000
-   */
-  readonly leaveTimeoutMs?: number;
-}
-
-/** The connect pages: routes to mount, and the function that makes links. */
-export interface Connect {
-  /** Routes, mounted by the console at `mountPath`. */
-  readonly app: Hono;
-  /** Makes a signed, expiring, single-use link. */
-  connectLink(target: ConnectTarget, options?: ConnectLinkOptions): Promise<ConnectLink>;
-  /** Ends live views and streams still open. */
-  close(): Promise<void>;
-}
-
-/** Default of {@link ConnectLinkOptions.ttlMs}: 15 minutes. */
-export const DEFAULT_LINK_TTL_MS = 15 * 60_000;
-/** The longest a link may live: a week. */
-const MAX_LINK_TTL_MS = 7 * 24 * 60 * 60_000;
-/** How long a visit (the browser that used a link) may go on. */
-const MAX_VISIT_MS = 60 * 60_000;
-/** Request bodies larger than this are refused (413): credentials forms and input events are small. */
-export const MAX_BODY_BYTES = 64 * 1024;
-/** The longest pasted text the live view takes in one event. */
-const MAX_PASTE_CHARS = 10_000;
-const VISIT_COOKIE = 'connect_visit';
 const LINK_OPTION_NAMES: readonly string[] = Object.keys({ ttlMs: true } satisfies {
   readonly [K in keyof Required<ConnectLinkOptions>]: true;
 });
@@ -117,21 +74,6 @@ interface Resolved {
   readonly path: string;
   readonly visit?: Visit<Flow>;
 }
-
-const liveInput = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('click'), x: z.number().finite(), y: z.number().finite() }).strict(),
-  z
-    .object({
-      type: z.literal('key'),
-      key: z.string().min(1).max(32),
-      ctrl: z.boolean().optional(),
-      alt: z.boolean().optional(),
-      meta: z.boolean().optional(),
-      shift: z.boolean().optional(),
-    })
-    .strict(),
-  z.object({ type: z.literal('text'), text: z.string().min(1).max(MAX_PASTE_CHARS) }).strict(),
-]);
 
 /**
  * Builds the connect pages for `manager` (internal: `createConsole` mounts them).
@@ -548,36 +490,6 @@ export function createConnect(manager: AuthSessionManager, options: ConnectOptio
   };
 }
 
-/** The target as the link carries it, after checking that it exists. */
-async function linkTarget(manager: AuthSessionManager, target: ConnectTarget): Promise<LinkPayload['t']> {
-  if (typeof target === 'string') {
-    assertSessionId(target, 'connectLink(target): the session id');
-    const info = await manager.get(target);
-    if (!info) {
-      throw new AuthSessionError('SESSION_NOT_FOUND', `Session "${target}" does not exist`, {
-        sessionId: target,
-      });
-    }
-    return { s: target };
-  }
-  if (typeof target !== 'object' || target === null || typeof target.auth !== 'string') {
-    throw new AuthSessionError(
-      'INVALID_OPTIONS',
-      'connectLink(target): the target must be a session id or { auth, labels? }',
-    );
-  }
-  assertKnownOptions(target, ['auth', 'labels'], 'connectLink(target)');
-  manager.describeAuth(target.auth); // UNKNOWN_AUTH for a name the manager does not serve
-  const labels = target.labels === undefined ? undefined : parseSessionLabels(target.labels);
-  return labels && Object.keys(labels).length > 0 ? { a: target.auth, l: labels } : { a: target.auth };
-}
-
-/** The link's path from the request's own path, `pathEnd` segments after the token cut off. */
-function requestPath(path: string, pathEnd: 0 | 1): string {
-  const segments = path.split('/');
-  return segments.slice(0, segments.length - pathEnd).join('/');
-}
-
 function authOf(payload: LinkPayload, flow: Flow): string {
   return 'a' in payload.t ? payload.t.a : flow.auth;
 }
@@ -585,46 +497,4 @@ function authOf(payload: LinkPayload, flow: Flow): string {
 function toSse(event: RecorderEvent): { event: string; data: string } {
   if (event.type === 'frame') return { event: 'frame', data: JSON.stringify(event.frame) };
   return { event: 'status', data: JSON.stringify(event.status) };
-}
-
-/** The credentials from the form: one value per field of the schema, or the JSON box. */
-function readCredentials(
-  body: Record<string, string | File | (string | File)[]>,
-  description: AuthDescription,
-): Record<string, unknown> | Error {
-  const fields = description.credentialFields;
-  if (!fields) {
-    const json = body.json;
-    if (typeof json !== 'string') return new Error('Enter the credentials as JSON.');
-    try {
-      const value: unknown = JSON.parse(json);
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        return new Error('The credentials must be a JSON object.');
-      }
-      return value as Record<string, unknown>;
-    } catch {
-      return new Error('The credentials are not valid JSON.');
-    }
-  }
-  const out: Record<string, unknown> = {};
-  for (const field of fields) {
-    const raw = body[fieldName(field.name)];
-    const value = typeof raw === 'string' ? raw : undefined;
-    if (field.type === 'boolean') {
-      out[field.name] = value === 'true';
-      continue;
-    }
-    // An empty box is a missing value: the schema then names the field if it is required.
-    if (value === undefined || value === '') continue;
-    out[field.name] = field.type === 'number' || field.type === 'integer' ? Number(value) : value;
-  }
-  return out;
-}
-
-function normaliseMountPath(path: string): string {
-  if (typeof path !== 'string') {
-    throw new AuthSessionError('INVALID_OPTIONS', '"mountPath" must be a path such as "/connect"');
-  }
-  const trimmed = path.replace(/\/+$/, '');
-  return trimmed === '' || trimmed.startsWith('/') ? trimmed : `/${trimmed}`;
 }
