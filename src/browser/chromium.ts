@@ -1,18 +1,12 @@
-import type { Browser, BrowserContext, BrowserContextOptions, LaunchOptions, Page } from 'playwright-core';
+import type { Browser, BrowserContext, LaunchOptions, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { durationOption } from '../duration.js';
 import { AuthSessionError } from '../errors.js';
 import { StateCapture } from './capture.js';
+import { contextOptions } from './context-options.js';
 import { findChromium } from './find-executable.js';
 import { stripUrlCredentials } from './network-errors.js';
-import type {
-  BrowserProvider,
-  BrowserProviderStats,
-  ContextLease,
-  ContextRequest,
-  DeviceProfile,
-  ProxySettings,
-} from './provider.js';
+import type { BrowserProvider, BrowserProviderStats, ContextLease, ContextRequest } from './provider.js';
 import { sessionStorageInitScript } from './session-storage.js';
 import { raceAbort, Slots } from './slots.js';
 import type { BrowserState } from './state.js';
@@ -433,43 +427,6 @@ class ChromiumLease implements ContextLease {
     this.#hooks.onFinish(this);
     this.#release();
   }
-}
-
-function contextOptions(request: ContextRequest): BrowserContextOptions {
-  const options: BrowserContextOptions = {};
-  if (request.state) {
-    // Playwright restores IndexedDB from `origins[].indexedDB` although its public type does not list it.
-    options.storageState = {
-      cookies: request.state.cookies,
-      origins: request.state.origins,
-    } as BrowserContextOptions['storageState'];
-  }
-  if (request.proxy) options.proxy = proxyOptions(request.proxy);
-  if (request.device) Object.assign(options, deviceOptions(request.device));
-  return options;
-}
-
-function proxyOptions(proxy: ProxySettings): NonNullable<BrowserContextOptions['proxy']> {
-  return {
-    server: proxy.server,
-    ...(proxy.bypass === undefined ? {} : { bypass: proxy.bypass }),
-    ...(proxy.username === undefined ? {} : { username: proxy.username }),
-    ...(proxy.password === undefined ? {} : { password: proxy.password }),
-  };
-}
-
-function deviceOptions(device: DeviceProfile): BrowserContextOptions {
-  const options: BrowserContextOptions = {};
-  if (device.userAgent !== undefined) options.userAgent = device.userAgent;
-  if (device.viewport !== undefined)
-    options.viewport = { width: device.viewport.width, height: device.viewport.height };
-  if (device.locale !== undefined) options.locale = device.locale;
-  if (device.timezoneId !== undefined) options.timezoneId = device.timezoneId;
-  if (device.deviceScaleFactor !== undefined) options.deviceScaleFactor = device.deviceScaleFactor;
-  if (device.isMobile !== undefined) options.isMobile = device.isMobile;
-  if (device.hasTouch !== undefined) options.hasTouch = device.hasTouch;
-  if (device.colorScheme !== undefined) options.colorScheme = device.colorScheme;
-  return options;
 }
 
 function assertDisplay(): void {
