@@ -1,8 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
 import { inspect } from 'node:util';
-import type Keyv from 'keyv';
-import { ChromiumProvider } from './browser/chromium.js';
 import type { BrowserProvider } from './browser/provider.js';
 import type { BrowserState } from './browser/state.js';
 import {
@@ -14,26 +10,19 @@ import {
   type StartCreateOptions,
   type StartUpdateOptions,
 } from './challenges/operations.js';
-import { totpFactory } from './challenges/totp.js';
-import { type Clock, systemClock } from './clock.js';
-import { type AuthDefinition, type CredentialsAuthDefinition, validateAuthOptions } from './define.js';
+import { type AuthDefinition, validateAuthOptions } from './define.js';
 import { AuthSessionError } from './errors.js';
 import type { HealthChecks } from './health/checker.js';
-import { stateExpiryIso } from './health/expiry.js';
 import type { HealthCheckOptions } from './health/options.js';
-import type { SessionCodec } from './lifecycle/codec.js';
-import { Lifecycle, type RunOptions, type RunTask } from './lifecycle/engine.js';
-import { type AuthSessionLock, LocalLock } from './lock/lock.js';
-import type { AuthRegistry } from './manager/auths.js';
-import { LazyCodec } from './manager/codec.js';
-import { ManagerHealth } from './manager/health.js';
+import type { RunOptions, RunTask } from './lifecycle/engine.js';
+import { closeManager } from './manager/close.js';
 import { type ListFilter, listRecords } from './manager/list.js';
-import { type AuthSessionManagerOptions, checkManagerOptions } from './manager/options.js';
+import type { AuthSessionManagerOptions } from './manager/options.js';
+import { type ManagerParts, wireManager } from './manager/parts.js';
 import { registerManagerInternals } from './manager-internals.js';
 import { type AuthDescription, describeAuth } from './monitor/describe-auth.js';
-import { type AuthSessionEventName, type AuthSessionListener, EventBus } from './monitor/events.js';
+import type { AuthSessionEventName, AuthSessionListener } from './monitor/events.js';
 import type { HistoryEntry, HistoryOptions } from './monitor/history.js';
-import { Monitor } from './monitor/monitor.js';
 import type { AuthSessionStats, StatsOptions } from './monitor/stats.js';
 import { type CreateSessionOptions, createSession } from './operations/create.js';
 import { deleteSession } from './operations/delete.js';
@@ -54,13 +43,9 @@ import {
   type ImportStateOptions,
   importSessionState,
 } from './recorder/state-transfer.js';
-import { keyringAuthenticator } from './session/authenticity.js';
 import { type AuthSessionInfo, toInfo } from './session/info.js';
 import { assertOperationId, assertSessionId } from './session-options.js';
-import { createDefaultStore, DEFAULT_DATA_DIR } from './store/default-store.js';
-import { SessionStore } from './store/session-store.js';
 import type { AuthNameOf, CredentialsAuthNameOf, CredentialsInputOf, RecorderAuthNameOf } from './typed.js';
-import { Webhooks } from './webhooks/webhooks.js';
 
 export type {
   AuthSessionManagerOptions,
@@ -88,104 +73,24 @@ export type {
  */
 // biome-ignore lint/suspicious/noExplicitAny: `AuthSessionManager` without a type argument is the type every typed manager is assignable to.
 export class AuthSessionManager<A extends AuthDefinition = any> {
-  readonly #auths: AuthRegistry;
-  readonly #store: SessionStore;
-  readonly #keyv: Keyv;
-  readonly #ownsStore: boolean;
-  readonly #clock: Clock;
-  readonly #events = new EventBus();
-  readonly #lock: AuthSessionLock;
-  readonly #close = new AbortController();
-  readonly #lifecycle: Lifecycle;
-  readonly #newId: () => string;
-  #browser: BrowserProvider | undefined;
-  readonly #ownsBrowser: boolean;
-  readonly #codec: LazyCodec;
+  /** What the manager is made of (src/manager/parts.ts). */
+  readonly #m: ManagerParts;
   #closing: Promise<void> | undefined;
-  readonly #monitor: Monitor;
-  readonly #health: ManagerHealth;
-  /** Webhook delivery, when the `webhooks` option lists endpoints. */
-  readonly #webhooks: Webhooks | undefined;
 
   constructor(options: AuthSessionManagerOptions<A>) {
-    const { auths, cacheBytes, webhookEndpoints } = checkManagerOptions(options);
-    this.#auths = auths;
-    this.#clock = options.clock ?? systemClock;
-    // Made (and its options checked) before the store, which it reads lazily for history and stats.
-    this.#monitor = new Monitor(options, {
-      events: this.#events,
-      store: () => this.#store,
-      clock: this.#clock,
-      closed: this.#close.signal,
-    });
-    // Every call in flight listens to the close signal; thousands at once are normal.
-    setMaxListeners(0, this.#close.signal);
-    this.#ownsStore = options.store === undefined;
-    this.#keyv = options.store ?? createDefaultStore(options.dataDir ?? DEFAULT_DATA_DIR, options.onNotice);
-    this.#store = new SessionStore(this.#keyv, {
-      timeoutMs: options.storeTimeoutMs ?? 10_000,
-      clock: this.#clock,
-      cacheBytes: Math.floor(cacheBytes / 2),
-      // Records are signed and checked with the key: what the store holds in clear cannot be edited without it.
-      authenticator: () => this.#getCodec().then((codec) => keyringAuthenticator(codec.keyring)),
-    });
-    this.#codec = new LazyCodec(options, this.#store);
-    this.#lock = options.lock ?? new LocalLock({ clock: this.#clock });
-    this.#browser = options.browser;
-    this.#ownsBrowser = options.browser === undefined;
-    this.#newId = options.idGenerator ?? randomUUID;
-    this.#lifecycle = new Lifecycle({
-      store: this.#store,
-      codec: () => this.#getCodec(),
-      browser: () => this.#getBrowser(),
-      lock: this.#lock,
-      clock: this.#clock,
-      events: this.#events,
-      auth: (name) => this.#auth(name),
-      newId: this.#newId,
-      totp: totpFactory,
-      closed: this.#close.signal,
-      lockLeaseMs: options.lockLeaseMs ?? 120_000,
-      lockWaitMs: options.lockWaitMs ?? 180_000,
-      warmContexts: options.warmContexts,
-      expiry: stateExpiryIso,
-    });
-    this.#health = new ManagerHealth({
-      lifecycle: this.#lifecycle,
-      store: this.#store,
-      lock: this.#lock,
-      clock: this.#clock,
-      events: this.#events,
-      auth: (name) => this.#auth(name),
-      history: (id) => this.#monitor.history(id),
-      closed: this.#close.signal,
-    });
-    this.#webhooks =
-      webhookEndpoints.length === 0
-        ? undefined
-        : new Webhooks({
-            endpoints: webhookEndpoints,
-            store: this.#store.adapter,
-            storeTimeoutMs: options.storeTimeoutMs ?? 10_000,
-            clock: this.#clock,
-            events: this.#events,
-            closed: this.#close.signal,
-            keyring: () => this.#getCodec().then((codec) => codec.keyring),
-          });
-    registerManagerInternals(this, {
-      keyring: () => this.#getCodec().then((codec) => codec.keyring),
-      store: this.#store,
-    });
+    this.#m = wireManager(options);
+    const { codec, store } = this.#m;
+    registerManagerInternals(this, { keyring: () => codec.get().then((c) => c.keyring), store });
   }
 
   /** Names of the auths this manager serves. */
   get authNames(): readonly AuthNameOf<A>[] {
-    return this.#auths.names() as AuthNameOf<A>[];
+    return this.#m.auths.names() as AuthNameOf<A>[];
   }
 
   /** The browser provider (the default Chromium one is made on first use). */
   get browser(): BrowserProvider {
-    return this.#getBrowser();
+    return this.#m.browser.get();
   }
 
   /**
@@ -231,7 +136,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
       throw new AuthSessionError('INVALID_OPTIONS', 'run(id, task): task must be a function');
     assertKnownOptions(options, CALL_OPTION_NAMES.run, 'run(id, task, options)');
     validateAuthOptions(options, 'run');
-    return this.#durable(this.#lifecycle.run(id, task, options));
+    return this.#durable(this.#m.lifecycle.run(id, task, options));
   }
 
   /**
@@ -247,7 +152,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
     assertSessionId(id, 'validate(id): "id"');
     assertKnownOptions(options, CALL_OPTION_NAMES.run, 'validate(id, options)');
     await this.run(id, () => undefined, { forceCheck: true, ...options });
-    return toInfo(await this.#store.require(id));
+    return toInfo(await this.#m.store.require(id));
   }
 
   /**
@@ -262,7 +167,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
   async get(id: string): Promise<AuthSessionInfo | undefined> {
     this.#assertOpen();
     assertSessionId(id, 'get(id): "id"');
-    const record = await this.#store.read(id);
+    const record = await this.#m.store.read(id);
     return record ? this.#withHealth(toInfo(record)) : undefined;
   }
 
@@ -280,10 +185,10 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
   async *sessions(filter: ListFilter<AuthNameOf<A>> = {}): AsyncGenerator<AuthSessionInfo> {
     this.#assertOpen();
     const onSkipped = (id: string, err: AuthSessionError) =>
-      this.#events.emit('warning', {
+      this.#m.events.emit('warning', {
         error: { code: err.code, message: `Skipped session "${id}": ${err.message}` },
       });
-    for await (const record of listRecords(this.#store, filter, onSkipped)) {
+    for await (const record of listRecords(this.#m.store, filter, onSkipped)) {
       yield this.#withHealth(toInfo(record));
     }
   }
@@ -329,7 +234,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
   async delete(id: string): Promise<void> {
     this.#assertOpen();
     assertSessionId(id, 'delete(id): "id"');
-    return this.#durable(deleteSession(this.#lifecycle, id));
+    return this.#durable(deleteSession(this.#m.lifecycle, id));
   }
 
   /**
@@ -345,7 +250,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    */
   async rotateKey(): Promise<RotateKeyResult> {
     this.#assertOpen();
-    return rotateKey(this.#lifecycle);
+    return rotateKey(this.#m.lifecycle);
   }
 
   // @lease-methods (lease: issue "Leases over account pools")
@@ -369,7 +274,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
     this.#assertOpen();
     assertKnownOptions(filter, CALL_OPTION_NAMES.leaseFilter, 'lease(filter)');
     assertKnownOptions(options, CALL_OPTION_NAMES.lease, 'lease(filter, options)');
-    return leaseSession(this.#lifecycle, filter, options, { run: (id, task, o) => this.run(id, task, o) });
+    return leaseSession(this.#m.lifecycle, filter, options, { run: (id, task, o) => this.run(id, task, o) });
   }
 
   // @recorder-methods (record, exportState, importState: issue "Recorder-based auth sessions")
@@ -389,7 +294,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
   async record(authName: RecorderAuthNameOf<A>, options: RecordOptions = {}): Promise<AuthSessionInfo> {
     this.#assertOpen();
     assertKnownOptions(options, CALL_OPTION_NAMES.record, 'record(auth, options)');
-    return this.#durable(recordSession(this.#lifecycle, authName, options));
+    return this.#durable(recordSession(this.#m.lifecycle, authName, options));
   }
 
   /**
@@ -404,7 +309,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
   async exportState(id: string): Promise<BrowserState> {
     this.#assertOpen();
     assertSessionId(id, 'exportState(id): "id"');
-    return exportSessionState(this.#lifecycle, id);
+    return exportSessionState(this.#m.lifecycle, id);
   }
 
   /**
@@ -424,7 +329,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
   ): Promise<AuthSessionInfo> {
     this.#assertOpen();
     assertKnownOptions(options, CALL_OPTION_NAMES.importState, 'importState(auth, state, options)');
-    return this.#durable(importSessionState(this.#lifecycle, authName, state, options));
+    return this.#durable(importSessionState(this.#m.lifecycle, authName, state, options));
   }
 
   // @challenge-methods (startCreate, startUpdate, operation, resume, result, cancel: issue "Challenges")
@@ -433,13 +338,13 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
 
   #operations(): ChallengeOperations {
     this.#challenges ??= new ChallengeOperations({
-      store: this.#store,
-      clock: this.#clock,
-      events: this.#events,
-      closed: this.#close.signal,
-      codec: () => this.#getCodec(),
+      store: this.#m.store,
+      clock: this.#m.clock,
+      events: this.#m.events,
+      closed: this.#m.close.signal,
+      codec: () => this.#m.codec.get(),
       auth: (name) => this.#auth(name),
-      newId: this.#newId,
+      newId: this.#m.newId,
       // Internal options (the operation id) pass through: no check of option names here.
       create: (auth, options) => this.#create(auth, options),
       update: (id, options) => this.#update(id, options),
@@ -566,9 +471,9 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
     this.#queues ??= new SessionQueues({
       run: (id, task, runOptions) => this.run(id, task, runOptions),
       get: (id) => this.get(id),
-      events: this.#events,
-      clock: this.#clock,
-      closed: this.#close.signal,
+      events: this.#m.events,
+      clock: this.#m.clock,
+      closed: this.#m.close.signal,
     });
     return this.#queues.get(sessionId, options);
   }
@@ -591,11 +496,11 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    */
   startHealthChecks(options: HealthCheckOptions<AuthNameOf<A>>): HealthChecks {
     this.#assertOpen();
-    return this.#health.start(options);
+    return this.#m.health.start(options);
   }
 
   #withHealth(info: AuthSessionInfo): AuthSessionInfo {
-    return this.#health.withHealth(info);
+    return this.#m.health.withHealth(info);
   }
 
   // @monitor-methods (history, stats: issue "Monitoring and management")
@@ -614,7 +519,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
   async history(id: string, options: HistoryOptions = {}): Promise<HistoryEntry[]> {
     this.#assertOpen();
     assertSessionId(id, 'history(id): "id"');
-    return this.#monitor.history(id, options);
+    return this.#m.monitor.history(id, options);
   }
 
   /**
@@ -629,7 +534,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    */
   async stats(options: StatsOptions = {}): Promise<AuthSessionStats> {
     this.#assertOpen();
-    return this.#monitor.stats(options);
+    return this.#m.monitor.stats(options);
   }
 
   /**
@@ -644,7 +549,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    * ```
    */
   flushHistory(): Promise<void> {
-    return this.#monitor.flush();
+    return this.#m.monitor.flush();
   }
 
   /**
@@ -669,7 +574,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    * ```
    */
   on<E extends AuthSessionEventName>(event: E, listener: AuthSessionListener<E>): this {
-    this.#events.on(event, listener);
+    this.#m.events.on(event, listener);
     return this;
   }
 
@@ -684,7 +589,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    * ```
    */
   off<E extends AuthSessionEventName>(event: E, listener: AuthSessionListener<E>): this {
-    this.#events.off(event, listener);
+    this.#m.events.off(event, listener);
     return this;
   }
 
@@ -697,7 +602,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    * ```
    */
   once<E extends AuthSessionEventName>(event: E, listener: AuthSessionListener<E>): this {
-    this.#events.once(event, listener);
+    this.#m.events.once(event, listener);
     return this;
   }
 
@@ -713,21 +618,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    * ```
    */
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      this.#close.abort(new AuthSessionError('CLOSED', 'The manager was closed'));
-      await this.#health.stopAll();
-      // History is written in the background; what is buffered goes out before the store is let go.
-      // Events already emitted go into the outbox; delivery stops (undelivered entries stay for later).
-      await this.#webhooks?.close().catch(() => {});
-      await this.#monitor.flush().catch(() => {});
-      this.#store.detach();
-      const tasks: Promise<unknown>[] = [this.#lifecycle.closeWarmContexts()];
-      if (this.#ownsBrowser && this.#browser) tasks.push(this.#browser.close());
-      if (this.#ownsStore) tasks.push(this.#keyv.disconnect());
-      await Promise.allSettled(tasks);
-      this.#codec.destroy();
-      this.#events.removeAll();
-    })();
+    this.#closing ??= closeManager(this.#m);
     return this.#closing;
   }
 
@@ -738,24 +629,24 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
 
   /** Readable in the REPL; never shows keys or secrets. */
   [inspect.custom](): string {
-    return `AuthSessionManager { auths: [${this.authNames.map((n) => `'${n}'`).join(', ')}], closed: ${this.#close.signal.aborted} }`;
+    return `AuthSessionManager { auths: [${this.authNames.map((n) => `'${n}'`).join(', ')}], closed: ${this.#m.close.signal.aborted} }`;
   }
 
   toJSON(): { auths: readonly string[]; closed: boolean } {
-    return { auths: this.authNames, closed: this.#close.signal.aborted };
+    return { auths: this.authNames, closed: this.#m.close.signal.aborted };
   }
 
   // ——— internals ———
 
   #create(authName: string, options: CreateSessionOptions): Promise<AuthSessionInfo> {
     this.#assertOpen();
-    return this.#durable(createSession(this.#lifecycle, this.#credentialsAuth(authName), options));
+    return this.#durable(createSession(this.#m.lifecycle, this.#m.auths.credentials(authName), options));
   }
 
   #update(id: string, options: UpdateSessionOptions): Promise<AuthSessionInfo> {
     this.#assertOpen();
     assertSessionId(id, 'update(id, options): "id"');
-    return this.#durable(updateSession(this.#lifecycle, id, options));
+    return this.#durable(updateSession(this.#m.lifecycle, id, options));
   }
 
   /**
@@ -763,28 +654,15 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    * returns loses none of them).
    */
   #durable<T>(work: Promise<T>): Promise<T> {
-    const webhooks = this.#webhooks;
+    const webhooks = this.#m.webhooks;
     return webhooks === undefined ? work : work.finally(() => webhooks.settled());
   }
 
   #assertOpen(): void {
-    if (this.#close.signal.aborted) throw new AuthSessionError('CLOSED', 'The manager was closed');
+    if (this.#m.close.signal.aborted) throw new AuthSessionError('CLOSED', 'The manager was closed');
   }
 
   #auth(name: string): AuthDefinition {
-    return this.#auths.get(name);
-  }
-
-  #credentialsAuth(name: string): CredentialsAuthDefinition {
-    return this.#auths.credentials(name);
-  }
-
-  #getBrowser(): BrowserProvider {
-    this.#browser ??= new ChromiumProvider();
-    return this.#browser;
-  }
-
-  #getCodec(): Promise<SessionCodec> {
-    return this.#codec.get();
+    return this.#m.auths.get(name);
   }
 }
