@@ -1,14 +1,14 @@
 import { inspect } from 'node:util';
 import type { BrowserProvider } from './browser/provider.js';
 import type { BrowserState } from './browser/state.js';
-import {
-  type AuthOperation,
+import type {
+  AuthOperation,
   ChallengeOperations,
-  type OperationViewOptions,
-  type OperationWaitOptions,
-  type ResumeOptions,
-  type StartCreateOptions,
-  type StartUpdateOptions,
+  OperationViewOptions,
+  OperationWaitOptions,
+  ResumeOptions,
+  StartCreateOptions,
+  StartUpdateOptions,
 } from './challenges/operations.js';
 import { type AuthDefinition, validateAuthOptions } from './define.js';
 import { AuthSessionError } from './errors.js';
@@ -19,12 +19,14 @@ import { closeManager } from './manager/close.js';
 import { type ListFilter, listRecords } from './manager/list.js';
 import type { AuthSessionManagerOptions } from './manager/options.js';
 import { type ManagerParts, wireManager } from './manager/parts.js';
+import { challengeOperations, sessionQueues } from './manager/services.js';
+import { assertOpen, createCall, durable, updateCall } from './manager/writes.js';
 import { registerManagerInternals } from './manager-internals.js';
 import { type AuthDescription, describeAuth } from './monitor/describe-auth.js';
 import type { AuthSessionEventName, AuthSessionListener } from './monitor/events.js';
 import type { HistoryEntry, HistoryOptions } from './monitor/history.js';
 import type { AuthSessionStats, StatsOptions } from './monitor/stats.js';
-import { type CreateSessionOptions, createSession } from './operations/create.js';
+import type { CreateSessionOptions } from './operations/create.js';
 import { deleteSession } from './operations/delete.js';
 import {
   type AuthSessionLease,
@@ -33,9 +35,9 @@ import {
   leaseSession,
 } from './operations/lease.js';
 import { type RotateKeyResult, rotateKey } from './operations/rotate-key.js';
-import { type UpdateSessionOptions, updateSession } from './operations/update.js';
+import type { UpdateSessionOptions } from './operations/update.js';
 import { assertKnownOptions, CALL_OPTION_NAMES } from './option-names.js';
-import { SessionQueues } from './queue/registry.js';
+import type { SessionQueues } from './queue/registry.js';
 import type { SessionQueue, SessionQueueOptions } from './queue/session-queue.js';
 import { type RecordOptions, recordSession } from './recorder/record.js';
 import {
@@ -113,7 +115,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
     options: CreateSessionOptions<CredentialsInputOf<A, N>>,
   ): Promise<AuthSessionInfo> {
     assertKnownOptions(options, CALL_OPTION_NAMES.create, 'create(auth, options)');
-    return this.#create(authName, options);
+    return createCall(this.#m, authName, options);
   }
 
   /**
@@ -130,13 +132,13 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    * ```
    */
   async run<T>(id: string, task: RunTask<T>, options: RunOptions = {}): Promise<T> {
-    this.#assertOpen();
+    assertOpen(this.#m);
     assertSessionId(id, 'run(id, task): "id"');
     if (typeof task !== 'function')
       throw new AuthSessionError('INVALID_OPTIONS', 'run(id, task): task must be a function');
     assertKnownOptions(options, CALL_OPTION_NAMES.run, 'run(id, task, options)');
     validateAuthOptions(options, 'run');
-    return this.#durable(this.#m.lifecycle.run(id, task, options));
+    return durable(this.#m, this.#m.lifecycle.run(id, task, options));
   }
 
   /**
@@ -165,7 +167,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    * ```
    */
   async get(id: string): Promise<AuthSessionInfo | undefined> {
-    this.#assertOpen();
+    assertOpen(this.#m);
     assertSessionId(id, 'get(id): "id"');
     const record = await this.#m.store.read(id);
     return record ? this.#withHealth(toInfo(record)) : undefined;
@@ -183,7 +185,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    * ```
    */
   async *sessions(filter: ListFilter<AuthNameOf<A>> = {}): AsyncGenerator<AuthSessionInfo> {
-    this.#assertOpen();
+    assertOpen(this.#m);
     const onSkipped = (id: string, err: AuthSessionError) =>
       this.#m.events.emit('warning', {
         error: { code: err.code, message: `Skipped session "${id}": ${err.message}` },
@@ -220,7 +222,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    */
   async update(id: string, options: UpdateSessionOptions<CredentialsInputOf<A>>): Promise<AuthSessionInfo> {
     assertKnownOptions(options, CALL_OPTION_NAMES.update, 'update(id, options)');
-    return this.#update(id, options);
+    return updateCall(this.#m, id, options);
   }
 
   /**
@@ -232,9 +234,9 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    * ```
    */
   async delete(id: string): Promise<void> {
-    this.#assertOpen();
+    assertOpen(this.#m);
     assertSessionId(id, 'delete(id): "id"');
-    return this.#durable(deleteSession(this.#m.lifecycle, id));
+    return durable(this.#m, deleteSession(this.#m.lifecycle, id));
   }
 
   /**
@@ -249,7 +251,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    * ```
    */
   async rotateKey(): Promise<RotateKeyResult> {
-    this.#assertOpen();
+    assertOpen(this.#m);
     return rotateKey(this.#m.lifecycle);
   }
 
@@ -271,7 +273,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
     filter: LeaseFilter<AuthNameOf<A>> = {},
     options: LeaseOptions = {},
   ): Promise<AuthSessionLease> {
-    this.#assertOpen();
+    assertOpen(this.#m);
     assertKnownOptions(filter, CALL_OPTION_NAMES.leaseFilter, 'lease(filter)');
     assertKnownOptions(options, CALL_OPTION_NAMES.lease, 'lease(filter, options)');
     return leaseSession(this.#m.lifecycle, filter, options, { run: (id, task, o) => this.run(id, task, o) });
@@ -292,9 +294,9 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    * ```
    */
   async record(authName: RecorderAuthNameOf<A>, options: RecordOptions = {}): Promise<AuthSessionInfo> {
-    this.#assertOpen();
+    assertOpen(this.#m);
     assertKnownOptions(options, CALL_OPTION_NAMES.record, 'record(auth, options)');
-    return this.#durable(recordSession(this.#m.lifecycle, authName, options));
+    return durable(this.#m, recordSession(this.#m.lifecycle, authName, options));
   }
 
   /**
@@ -307,7 +309,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    * ```
    */
   async exportState(id: string): Promise<BrowserState> {
-    this.#assertOpen();
+    assertOpen(this.#m);
     assertSessionId(id, 'exportState(id): "id"');
     return exportSessionState(this.#m.lifecycle, id);
   }
@@ -327,9 +329,9 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
     state: BrowserState | string,
     options: ImportStateOptions<CredentialsInputOf<A, N>> = {},
   ): Promise<AuthSessionInfo> {
-    this.#assertOpen();
+    assertOpen(this.#m);
     assertKnownOptions(options, CALL_OPTION_NAMES.importState, 'importState(auth, state, options)');
-    return this.#durable(importSessionState(this.#m.lifecycle, authName, state, options));
+    return durable(this.#m, importSessionState(this.#m.lifecycle, authName, state, options));
   }
 
   // @challenge-methods (startCreate, startUpdate, operation, resume, result, cancel: issue "Challenges")
@@ -337,18 +339,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
   #challenges: ChallengeOperations | undefined;
 
   #operations(): ChallengeOperations {
-    this.#challenges ??= new ChallengeOperations({
-      store: this.#m.store,
-      clock: this.#m.clock,
-      events: this.#m.events,
-      closed: this.#m.close.signal,
-      codec: () => this.#m.codec.get(),
-      auth: (name) => this.#auth(name),
-      newId: this.#m.newId,
-      // Internal options (the operation id) pass through: no check of option names here.
-      create: (auth, options) => this.#create(auth, options),
-      update: (id, options) => this.#update(id, options),
-    });
+    this.#challenges ??= challengeOperations(this.#m);
     return this.#challenges;
   }
 
@@ -370,7 +361,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
     authName: N,
     options: StartCreateOptions<CredentialsInputOf<A, N>>,
   ): Promise<AuthOperation> {
-    this.#assertOpen();
+    assertOpen(this.#m);
     assertKnownOptions(options, CALL_OPTION_NAMES.startCreate, 'startCreate(auth, options)');
     return this.#operations().startCreate(authName, options);
   }
@@ -385,7 +376,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    * ```
    */
   async startUpdate(id: string, options: StartUpdateOptions<CredentialsInputOf<A>>): Promise<AuthOperation> {
-    this.#assertOpen();
+    assertOpen(this.#m);
     assertKnownOptions(options, CALL_OPTION_NAMES.startUpdate, 'startUpdate(id, options)');
     assertSessionId(id, 'startUpdate(id, options): "id"');
     return this.#operations().startUpdate(id, options);
@@ -401,7 +392,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    * ```
    */
   async operation(operationId: string, options?: OperationViewOptions): Promise<AuthOperation | undefined> {
-    this.#assertOpen();
+    assertOpen(this.#m);
     assertOperationId(operationId, 'operation');
     return this.#operations().operation(operationId, options);
   }
@@ -416,7 +407,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    * ```
    */
   async resume(operationId: string, input: string, options?: ResumeOptions): Promise<void> {
-    this.#assertOpen();
+    assertOpen(this.#m);
     assertOperationId(operationId, 'resume');
     return this.#operations().resume(operationId, input, options);
   }
@@ -431,7 +422,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    * ```
    */
   async result(operationId: string, options?: OperationWaitOptions): Promise<AuthSessionInfo> {
-    this.#assertOpen();
+    assertOpen(this.#m);
     assertOperationId(operationId, 'result');
     return this.#operations().result(operationId, options);
   }
@@ -446,7 +437,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    * ```
    */
   async cancel(operationId: string, options?: OperationWaitOptions): Promise<AuthOperation> {
-    this.#assertOpen();
+    assertOpen(this.#m);
     assertOperationId(operationId, 'cancel');
     return this.#operations().cancel(operationId, options);
   }
@@ -467,13 +458,10 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    * ```
    */
   queue(sessionId: string, options?: SessionQueueOptions): SessionQueue {
-    this.#assertOpen();
-    this.#queues ??= new SessionQueues({
+    assertOpen(this.#m);
+    this.#queues ??= sessionQueues(this.#m, {
       run: (id, task, runOptions) => this.run(id, task, runOptions),
       get: (id) => this.get(id),
-      events: this.#m.events,
-      clock: this.#m.clock,
-      closed: this.#m.close.signal,
     });
     return this.#queues.get(sessionId, options);
   }
@@ -495,7 +483,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    * ```
    */
   startHealthChecks(options: HealthCheckOptions<AuthNameOf<A>>): HealthChecks {
-    this.#assertOpen();
+    assertOpen(this.#m);
     return this.#m.health.start(options);
   }
 
@@ -517,7 +505,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    * ```
    */
   async history(id: string, options: HistoryOptions = {}): Promise<HistoryEntry[]> {
-    this.#assertOpen();
+    assertOpen(this.#m);
     assertSessionId(id, 'history(id): "id"');
     return this.#m.monitor.history(id, options);
   }
@@ -533,7 +521,7 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
    * ```
    */
   async stats(options: StatsOptions = {}): Promise<AuthSessionStats> {
-    this.#assertOpen();
+    assertOpen(this.#m);
     return this.#m.monitor.stats(options);
   }
 
@@ -637,30 +625,6 @@ export class AuthSessionManager<A extends AuthDefinition = any> {
   }
 
   // ——— internals ———
-
-  #create(authName: string, options: CreateSessionOptions): Promise<AuthSessionInfo> {
-    this.#assertOpen();
-    return this.#durable(createSession(this.#m.lifecycle, this.#m.auths.credentials(authName), options));
-  }
-
-  #update(id: string, options: UpdateSessionOptions): Promise<AuthSessionInfo> {
-    this.#assertOpen();
-    assertSessionId(id, 'update(id, options): "id"');
-    return this.#durable(updateSession(this.#m.lifecycle, id, options));
-  }
-
-  /**
-   * `work`, settled only once the webhook events it caused are in the outbox (a crash after the call
-   * returns loses none of them).
-   */
-  #durable<T>(work: Promise<T>): Promise<T> {
-    const webhooks = this.#m.webhooks;
-    return webhooks === undefined ? work : work.finally(() => webhooks.settled());
-  }
-
-  #assertOpen(): void {
-    if (this.#m.close.signal.aborted) throw new AuthSessionError('CLOSED', 'The manager was closed');
-  }
 
   #auth(name: string): AuthDefinition {
     return this.#m.auths.get(name);
