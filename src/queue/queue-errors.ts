@@ -17,3 +17,13 @@ export function abortedError(
     ...(reason === undefined ? {} : { cause: reason }),
   });
 }
+
+/** `SESSION_NOT_FOUND` for a task that waited in the queue of a session that was deleted. */
+export function deletedError(sessionId: string, id: string, runs: number): AuthSessionError {
+  const what = runs === 0 ? 'did not run' : 'was not run again';
+  return new AuthSessionError(
+    'SESSION_NOT_FOUND',
+    `Session "${sessionId}" was deleted while task "${id}" waited in its queue; the task ${what}`,
+    { sessionId },
+  );
+}

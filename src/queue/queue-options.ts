@@ -1,3 +1,4 @@
+import { durationOption } from '../duration.js';
 import { AuthSessionError } from '../errors.js';
 import type { RunOptions } from '../lifecycle/engine.js';
 
@@ -63,4 +64,23 @@ export function checkConcurrency(value: unknown): number {
     'INVALID_OPTIONS',
     `"concurrency" must be a positive integer or Infinity, got ${value}`,
   );
+}
+
+/**
+ * The options of `manager.queue(sessionId, options)`, all checked before any is applied: throws
+ * `INVALID_OPTIONS` on the first one wrong.
+ */
+export function checkQueueOptions(options: SessionQueueOptions): {
+  concurrency?: number;
+  recheckMs?: number;
+} {
+  if (typeof options !== 'object' || options === null) {
+    throw new AuthSessionError(
+      'INVALID_OPTIONS',
+      'manager.queue(sessionId, options): options must be an object',
+    );
+  }
+  const concurrency = options.concurrency === undefined ? undefined : checkConcurrency(options.concurrency);
+  const recheckMs = durationOption(options.recheckIntervalMs, '"recheckIntervalMs"', { zero: true });
+  return { concurrency, recheckMs };
 }

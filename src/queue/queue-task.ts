@@ -1,3 +1,4 @@
+import { AuthSessionError } from '../errors.js';
 import type { RunOptions, RunTask } from '../lifecycle/engine.js';
 
 /**
@@ -47,4 +48,24 @@ export function taskInfo(entry: Entry): SessionTaskInfo {
     addedAt: new Date(entry.addedAt).toISOString(),
     runs: entry.runs,
   };
+}
+
+/**
+ * Why the id of a task being added is refused (`INVALID_OPTIONS`): not a string of 1–200 characters, or
+ * `taken` by an unfinished task of the queue; undefined when it is fine.
+ */
+export function taskIdError(id: unknown, taken: boolean, sessionId: string): AuthSessionError | undefined {
+  if (typeof id !== 'string' || id.length === 0 || id.length > 200) {
+    return new AuthSessionError('INVALID_OPTIONS', 'queue.add: "id" must be a string of 1–200 characters');
+  }
+  if (taken) {
+    return new AuthSessionError(
+      'INVALID_OPTIONS',
+      `queue.add: a task with id "${id}" is in the queue already`,
+      {
+        sessionId,
+      },
+    );
+  }
+  return undefined;
 }

@@ -1,23 +1,22 @@
 import { inspect } from 'node:util';
 import PQueue from 'p-queue';
-import type { TimerHandle } from '../clock.js';
 import { validateAuthOptions } from '../define.js';
-import { durationOption } from '../duration.js';
 import { AuthSessionError } from '../errors.js';
 import type { RunTask } from '../lifecycle/engine.js';
-import type { AuthSessionEvents } from '../monitor/events.js';
 import type { AuthSessionInfo } from '../session/info.js';
 import { isGoneError, isHoldError } from './hold.js';
-import { abortedError, closedError } from './queue-errors.js';
+import { abortedError, closedError, deletedError } from './queue-errors.js';
 import { hooksOf, type SessionQueueDeps } from './queue-hooks.js';
 import {
   checkConcurrency,
-  DEFAULT_RECHECK_MS,
+  checkQueueOptions,
   type SessionQueueOptions,
   type SessionTaskOptions,
 } from './queue-options.js';
-import { type Entry, type SessionTaskInfo, taskInfo } from './queue-task.js';
+import { QueuePause, type QueuePauseReason } from './queue-pause.js';
+import { type Entry, type SessionTaskInfo, taskIdError, taskInfo } from './queue-task.js';
 import { TaskList, type TaskListOptions } from './task-list.js';
+import { Waiters } from './waiters.js';
 
 export {
   queueHooks,
@@ -25,18 +24,8 @@ export {
   type SessionQueueHooks,
 } from './queue-hooks.js';
 export type { SessionQueueOptions, SessionTaskOptions } from './queue-options.js';
+export type { QueuePauseReason } from './queue-pause.js';
 export type { SessionTaskInfo } from './queue-task.js';
-
-/**
- * Why a session queue is paused: `'expired'` (it waits for its session to be active again) or `'manual'`
- * (`queue.pause()`).
- *
- * @example
- * ```ts
- * if (queue.pauseReason === 'expired') showBanner(`${queue.size} tasks wait for you to log in again`);
- * ```
- */
-export type QueuePauseReason = 'expired' | 'manual';
 
 /**
  * The task queue of one session (from `manager.queue(sessionId, options)`), on p-queue: tasks run through
@@ -78,14 +67,9 @@ export class SessionQueue {
   readonly #list: TaskList;
   /** Unfinished tasks by id, in order of adding. */
   readonly #entries = new Map<string, Entry>();
-  readonly #waiters = new Set<{ readonly test: () => boolean; readonly resolve: () => void }>();
+  readonly #waiters = new Waiters();
+  readonly #pause: QueuePause;
   #seq = 0;
-  #manual = false;
-  #held = false;
-  /** Bumped whenever the session is seen active: an expiry seen by an older attempt is stale. */
-  #epoch = 0;
-  #recheckMs = DEFAULT_RECHECK_MS;
-  #timer: TimerHandle | undefined;
   #closed = false;
 
   /** @internal Made by `manager.queue(sessionId)`; one per session id and manager. */
@@ -101,14 +85,21 @@ export class SessionQueue {
     }
     this.#pq = new PQueue<TaskList, TaskListOptions>({ concurrency: 1, queueClass: OwnedList });
     this.#list = list!;
+    this.#pause = new QueuePause({
+      sessionId,
+      pq: this.#pq,
+      deps,
+      closed: () => this.#closed,
+      gone: () => this.#gone(undefined),
+    });
     this.#configure(options);
     const notify = () => this.#notify();
     this.#pq.on('next', notify);
     this.#pq.on('empty', notify);
     this.#pq.on('idle', notify);
     hooksOf.set(this, {
-      expired: (session) => this.#hold(session),
-      active: (session) => this.#activate(session),
+      expired: (session) => this.#pause.hold(session),
+      active: (session) => this.#pause.activate(session),
       gone: (session) => this.#gone(session),
       closed: () => this.#shutdown(),
       configure: (o) => this.#configure(o),
@@ -139,18 +130,8 @@ export class SessionQueue {
     }
     const seq = ++this.#seq;
     const id = givenId ?? `t${seq}`;
-    if (typeof id !== 'string' || id.length === 0 || id.length > 200) {
-      return Promise.reject(
-        new AuthSessionError('INVALID_OPTIONS', 'queue.add: "id" must be a string of 1–200 characters'),
-      );
-    }
-    if (this.#entries.has(id)) {
-      return Promise.reject(
-        new AuthSessionError('INVALID_OPTIONS', `queue.add: a task with id "${id}" is in the queue already`, {
-          sessionId: this.sessionId,
-        }),
-      );
-    }
+    const idError = taskIdError(id, this.#entries.has(id), this.sessionId);
+    if (idError) return Promise.reject(idError);
     if (signal?.aborted) return Promise.reject(this.#abortedError(id, signal.reason));
     return new Promise<T>((resolve, reject) => {
       const entry: Entry = {
@@ -263,8 +244,7 @@ export class SessionQueue {
    * ```
    */
   get pauseReason(): QueuePauseReason | undefined {
-    if (this.#held) return 'expired';
-    return this.#manual ? 'manual' : undefined;
+    return this.#pause.reason;
   }
 
   /**
@@ -291,11 +271,7 @@ export class SessionQueue {
    * ```
    */
   pause(): void {
-    if (this.#closed) return;
-    const was = this.#pq.isPaused;
-    this.#manual = true;
-    this.#pq.pause();
-    if (!was) this.#emitPaused('manual');
+    this.#pause.pause();
   }
 
   /**
@@ -308,18 +284,7 @@ export class SessionQueue {
    * ```
    */
   start(): this {
-    if (this.#closed) return this;
-    const was = this.#pq.isPaused;
-    this.#manual = false;
-    this.#held = false;
-    this.#clearTimer();
-    this.#pq.start();
-    if (was)
-      this.#emit('queue:resumed', {
-        sessionId: this.sessionId,
-        waiting: this.#unfinished(),
-        reason: 'manual',
-      });
+    this.#pause.start();
     return this;
   }
 
@@ -421,7 +386,7 @@ export class SessionQueue {
     entry.state = 'running';
     const attempt = new AbortController();
     entry.attempt = attempt;
-    const epoch = this.#epoch;
+    const epoch = this.#pause.epoch;
     try {
       const value = await this.#d.run(
         this.sessionId,
@@ -436,7 +401,7 @@ export class SessionQueue {
       if (entry.settled) return;
       if (!attempt.signal.aborted && !this.#closed && isHoldError(err, this.sessionId)) {
         // An expiry seen by an attempt that started before the session was active again is stale.
-        if (epoch === this.#epoch) this.#hold(undefined);
+        if (epoch === this.#pause.epoch) this.#pause.hold(undefined);
         this.#enqueue(entry);
         return;
       }
@@ -465,51 +430,14 @@ export class SessionQueue {
     this.#notify();
   }
 
-  #hold(session: AuthSessionInfo | undefined): void {
-    if (this.#held || this.#closed) return;
-    this.#held = true;
-    this.#pq.pause();
-    this.#scheduleRecheck();
-    this.#emitPaused('expired', session);
-  }
-
-  #activate(session: AuthSessionInfo | undefined): void {
-    this.#epoch++;
-    if (!this.#held || this.#closed) return;
-    this.#held = false;
-    this.#clearTimer();
-    if (this.#manual) return;
-    this.#pq.start();
-    this.#emit('queue:resumed', {
-      sessionId: this.sessionId,
-      ...(session ? { session } : {}),
-      waiting: this.#unfinished(),
-      reason: 'active',
-    });
-  }
-
   #gone(session: AuthSessionInfo | undefined): void {
     const dropped = this.#list.clear();
     for (const id of dropped) {
       const entry = this.#entries.get(id);
       if (!entry) continue;
-      const what = entry.runs === 0 ? 'did not run' : 'was not run again';
-      this.#settle(
-        entry,
-        false,
-        new AuthSessionError(
-          'SESSION_NOT_FOUND',
-          `Session "${this.sessionId}" was deleted while task "${id}" waited in its queue; the task ${what}`,
-          { sessionId: this.sessionId },
-        ),
-      );
+      this.#settle(entry, false, deletedError(this.sessionId, id, entry.runs));
     }
-    if (this.#held) {
-      // Nothing is left to wait for: later tasks fail fast instead of waiting forever.
-      this.#held = false;
-      this.#clearTimer();
-      if (!this.#manual && !this.#closed) this.#pq.start();
-    }
+    this.#pause.release();
     if (dropped.length > 0) {
       this.#d.events.emit('warning', {
         ...(session ? { session } : {}),
@@ -525,7 +453,7 @@ export class SessionQueue {
   #shutdown(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#clearTimer();
+    this.#pause.stop();
     this.#list.clear();
     for (const entry of [...this.#entries.values()]) {
       const error = closedError(this.sessionId);
@@ -536,79 +464,18 @@ export class SessionQueue {
   }
 
   #configure(options: SessionQueueOptions): void {
-    if (typeof options !== 'object' || options === null) {
-      throw new AuthSessionError(
-        'INVALID_OPTIONS',
-        'manager.queue(sessionId, options): options must be an object',
-      );
-    }
     // Validate everything before changing anything.
-    const concurrency = options.concurrency === undefined ? undefined : checkConcurrency(options.concurrency);
-    const recheck = durationOption(options.recheckIntervalMs, '"recheckIntervalMs"', { zero: true });
+    const { concurrency, recheckMs } = checkQueueOptions(options);
     if (concurrency !== undefined) this.#pq.concurrency = concurrency;
-    if (recheck !== undefined) {
-      this.#recheckMs = recheck;
-      this.#clearTimer();
-      if (this.#held) this.#scheduleRecheck();
-    }
-  }
-
-  #scheduleRecheck(): void {
-    if (this.#recheckMs <= 0 || this.#timer !== undefined || this.#closed) return;
-    this.#timer = this.#d.clock.setTimeout(() => {
-      this.#timer = undefined;
-      void this.#recheck();
-    }, this.#recheckMs);
-  }
-
-  /** Another process may have made the session active (or deleted it): look at the store. */
-  async #recheck(): Promise<void> {
-    if (!this.#held || this.#closed) return;
-    try {
-      const info = await this.#d.get(this.sessionId);
-      if (!this.#held || this.#closed) return;
-      if (info === undefined) return this.#gone(undefined);
-      if (info.state === 'active') return this.#activate(info);
-    } catch {
-      // The store is unreachable: the tasks keep waiting and we look again later.
-    }
-    this.#scheduleRecheck();
-  }
-
-  #clearTimer(): void {
-    if (this.#timer !== undefined) this.#d.clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
-  }
-
-  #unfinished(): number {
-    return this.size + this.pending;
-  }
-
-  #emitPaused(reason: QueuePauseReason, session?: AuthSessionInfo): void {
-    this.#emit('queue:paused', {
-      sessionId: this.sessionId,
-      ...(session ? { session } : {}),
-      waiting: this.#unfinished(),
-      reason,
-    });
-  }
-
-  #emit<E extends 'queue:paused' | 'queue:resumed'>(event: E, payload: AuthSessionEvents[E]): void {
-    this.#d.events.emit(event, payload);
+    if (recheckMs !== undefined) this.#pause.setRecheck(recheckMs);
   }
 
   #until(test: () => boolean): Promise<void> {
-    if (test()) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.add({ test, resolve }));
+    return this.#waiters.until(test);
   }
 
   #notify(): void {
-    for (const waiter of this.#waiters) {
-      if (waiter.test()) {
-        this.#waiters.delete(waiter);
-        waiter.resolve();
-      }
-    }
+    this.#waiters.notify();
   }
 
   #abortedError(id: string, reason: unknown, how = 'cancelled'): AuthSessionError {
