@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AuthSessionManager, createMemoryStore } from '../../src/index.js';
 import { FakeBrowserProvider, FakeClock, FakeSite } from '../../src/testing/index.js';
-import { siteAuth, TEST_KEY } from './helpers.js';
+import { managerOver, siteAuth, TEST_KEY } from './helpers.js';
 
 const alice = { username: 'alice', password: 'pw-alice-1' };
 const managers: AuthSessionManager[] = [];
@@ -40,7 +40,7 @@ function setup() {
     browser,
     clock,
   });
-  const other = new AuthSessionManager({ auths: [siteAuth(site)], store, key: TEST_KEY, browser, clock });
+  const other = managerOver({ site, browser, clock }, { store });
   managers.push(stalled, other);
   return { stalled, other, finish };
 }

@@ -6,7 +6,6 @@ import { ChromiumProvider } from '../../src/browser/chromium.js';
 import { chooseDevice, detectChromeMajor } from '../../src/device.js';
 import {
   AuthSessionError,
-  AuthSessionManager,
   chromeUserAgent,
   createMemoryStore,
   DEFAULT_CHROME_MAJOR,
@@ -14,7 +13,7 @@ import {
 } from '../../src/index.js';
 import { deviceSchema } from '../../src/session/record.js';
 import { FakeBrowserProvider } from '../../src/testing/index.js';
-import { type Harness, harness, siteAuth, TEST_KEY } from './helpers.js';
+import { type Harness, harness, managerOver } from './helpers.js';
 
 const alice = { username: 'alice', password: 'pw-alice-1' };
 
@@ -132,13 +131,7 @@ describe('the device of a session (fake browser)', () => {
     h = harness({ store });
     const s = await h.manager.create('site', { credentials: alice });
     const device = h.browser.lastRequest?.device;
-    const other = new AuthSessionManager({
-      auths: [siteAuth(h.site)],
-      store,
-      key: TEST_KEY,
-      browser: h.browser,
-      clock: h.clock,
-    });
+    const other = managerOver(h, { store });
     try {
       await other.run(s.id, () => 1, { forceCheck: true });
       expect(h.browser.lastRequest?.device).toEqual(device);

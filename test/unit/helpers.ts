@@ -42,6 +42,28 @@ export function siteAuth(site: FakeSite, extra: SiteAuthExtra = {}) {
   });
 }
 
+/** Where a test manager logs in: a fake site, the fake browser that serves it, and the clock of both. */
+export type SiteSetup = Pick<Harness, 'site' | 'browser' | 'clock'>;
+
+/**
+ * A manager over a fake site (a harness's, or another process's view of it): the site's auth, the test
+ * key, the fake browser and the clock, over a fresh memory store; `options` replace any of them (pass the
+ * `store` of another manager to share its sessions).
+ */
+export function managerOver(
+  setup: SiteSetup,
+  options: Partial<AuthSessionManagerOptions> = {},
+): AuthSessionManager {
+  return new AuthSessionManager({
+    auths: [siteAuth(setup.site)],
+    store: options.store ?? createMemoryStore(),
+    key: TEST_KEY,
+    browser: setup.browser,
+    clock: setup.clock,
+    ...options,
+  });
+}
+
 export interface Harness {
   site: FakeSite;
   clock: FakeClock;
@@ -60,14 +82,7 @@ export function harness(
   site.addUser('alice', 'pw-alice-1');
   const browser = new FakeBrowserProvider({ sites: [site], maxContexts: 64 });
   const { auth, ...managerOptions } = options;
-  const manager = new AuthSessionManager({
-    auths: [siteAuth(site, auth)],
-    store: createMemoryStore(),
-    key: TEST_KEY,
-    browser,
-    clock,
-    ...managerOptions,
-  });
+  const manager = managerOver({ site, browser, clock }, { auths: [siteAuth(site, auth)], ...managerOptions });
   const events: Harness['events'] = [];
   const names: AuthSessionEventName[] = [
     'created',

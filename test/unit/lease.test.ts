@@ -1,12 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Clock, TimerHandle } from '../../src/clock.js';
-import { type AuthSessionLease, AuthSessionManager, createMemoryStore, LocalLock } from '../../src/index.js';
+import {
+  type AuthSessionLease,
+  type AuthSessionManager,
+  createMemoryStore,
+  LocalLock,
+} from '../../src/index.js';
 import { LeasedHandle, pollForLock, type RenewalOutcome } from '../../src/lock/leased-handle.js';
 import type { AuthSessionLock, LockAcquireOptions, LockHandle } from '../../src/lock/lock.js';
 import type { FakeClock } from '../../src/testing/index.js';
 import { expectCode } from '../shared.js';
-import { type Harness, harness, siteAuth, TEST_KEY } from './helpers.js';
+import { type Harness, harness, managerOver } from './helpers.js';
 
 let h: Harness;
 const extra: AuthSessionManager[] = [];
@@ -100,14 +105,7 @@ function killable(base: FakeClock): { clock: Clock; kill(): void; revive(): void
 
 /** A second manager ("another process") over the same store, site and browser. */
 function another(store: ReturnType<typeof createMemoryStore>, lock: AuthSessionLock, clock: Clock) {
-  const m = new AuthSessionManager({
-    auths: [siteAuth(h.site)],
-    store,
-    key: TEST_KEY,
-    browser: h.browser,
-    clock,
-    lock,
-  });
+  const m = managerOver(h, { store, clock, lock });
   extra.push(m);
   return m;
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuthSessionInvalidError, AuthSessionManager, createMemoryStore } from '../../src/index.js';
+import { AuthSessionInvalidError, createMemoryStore } from '../../src/index.js';
 import { expectCode } from '../shared.js';
-import { type Harness, harness, siteAuth, TEST_KEY } from './helpers.js';
+import { type Harness, harness, managerOver } from './helpers.js';
 
 const alice = { username: 'alice', password: 'pw-alice-1' };
 let h: Harness;
@@ -59,22 +59,10 @@ describe('create and run', () => {
   it('a new manager over the same store and key keeps using the session without logging in', async () => {
     h = harness();
     const store = createMemoryStore();
-    const first = new AuthSessionManager({
-      auths: [siteAuth(h.site)],
-      store,
-      key: TEST_KEY,
-      browser: h.browser,
-      clock: h.clock,
-    });
+    const first = managerOver(h, { store });
     const s = await first.create('site', { credentials: alice });
     await first.close();
-    const second = new AuthSessionManager({
-      auths: [siteAuth(h.site)],
-      store,
-      key: TEST_KEY,
-      browser: h.browser,
-      clock: h.clock,
-    });
+    const second = managerOver(h, { store });
     const user = await second.run(s.id, async ({ page }) => page.textContent('#user'));
     expect(user).toBe('alice');
     expect(h.site.counters.logins).toBe(1);

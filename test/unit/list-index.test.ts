@@ -5,9 +5,9 @@ import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type IndexTerm, storeAdapterFor } from '../../src/conformance/index.js';
-import { AuthSessionManager, createSqliteStore } from '../../src/index.js';
+import { createSqliteStore } from '../../src/index.js';
 import { FakeBrowserProvider, FakeClock, FakeSite } from '../../src/testing/index.js';
-import { siteAuth, TEST_KEY } from './helpers.js';
+import { managerOver } from './helpers.js';
 
 // `list` with a filter reads the records its index names, not every record (SQLite: a side table kept by
 // triggers). The bench measures the cost at 100,000 sessions; here: the index is right after every kind of write.
@@ -24,7 +24,7 @@ function world(file: string) {
   site.addUser('alice', 'pw-alice-1');
   const browser = new FakeBrowserProvider({ sites: [site], maxContexts: 64 });
   const store = createSqliteStore(file);
-  const manager = new AuthSessionManager({ auths: [siteAuth(site)], store, key: TEST_KEY, browser, clock });
+  const manager = managerOver({ site, browser, clock }, { store });
   cleanups.push(
     () => browser.close(),
     () => store.disconnect(),

@@ -29,7 +29,7 @@ import {
   type HistoryEntry,
 } from '../../src/index.js';
 import { codeOf } from '../shared.js';
-import { type Harness, harness, siteAuth, TEST_KEY } from './helpers.js';
+import { type Harness, harness, managerOver, siteAuth, TEST_KEY } from './helpers.js';
 
 const alice = { username: 'alice', password: 'pw-alice-1' };
 let h: Harness | undefined;
@@ -168,13 +168,7 @@ describe('history', () => {
     h = harness();
     const store = createMemoryStore();
     const make = () => {
-      const m = new AuthSessionManager({
-        auths: [siteAuth(h!.site)],
-        store,
-        key: TEST_KEY,
-        browser: h!.browser,
-        clock: h!.clock,
-      });
+      const m = managerOver(h!, { store });
       extra.push(m);
       return m;
     };
@@ -700,14 +694,7 @@ describe('OpenTelemetry', () => {
 
       // telemetry: false reports nothing even with an SDK registered.
       const before = tracerProvider.spans.length;
-      const quiet = new AuthSessionManager({
-        auths: [siteAuth(h.site)],
-        store: createMemoryStore(),
-        key: TEST_KEY,
-        browser: h.browser,
-        clock: h.clock,
-        telemetry: false,
-      });
+      const quiet = managerOver(h, { telemetry: false });
       extra.push(quiet);
       const q = await quiet.create('site', { credentials: alice });
       await quiet.run(q.id, () => 1);

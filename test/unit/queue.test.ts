@@ -3,12 +3,11 @@ import {
   AuthSessionError,
   type AuthSessionEvents,
   AuthSessionInvalidError,
-  AuthSessionManager,
   createMemoryStore,
   type RunContext,
 } from '../../src/index.js';
 import { deferred } from '../shared.js';
-import { type Harness, harness, siteAuth, TEST_KEY } from './helpers.js';
+import { type Harness, harness, managerOver } from './helpers.js';
 
 const ALICE = { username: 'alice', password: 'pw-alice-1' };
 const ALICE_NEW = { username: 'alice', password: 'pw-alice-2' };
@@ -156,13 +155,7 @@ describe('manager.queue: pause on expiry, resume when active', () => {
   it('resumes when another process made the session active (re-reads the store every recheckIntervalMs)', async () => {
     const store = createMemoryStore();
     const h = await setup({ store });
-    const other = new AuthSessionManager({
-      auths: [siteAuth(h.site)],
-      store,
-      key: TEST_KEY,
-      browser: h.browser,
-      clock: h.clock,
-    });
+    const other = managerOver(h, { store });
     try {
       const queue = h.manager.queue('s1', { recheckIntervalMs: 10_000 });
       h.site.changePassword('alice', ALICE_NEW.password);

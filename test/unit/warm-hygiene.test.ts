@@ -1,10 +1,9 @@
 import type { Page } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveWarmContexts } from '../../src/browser/warm-pool.js';
-import { AuthSessionManager, createMemoryStore } from '../../src/index.js';
 import { FakeBrowserProvider } from '../../src/testing/index.js';
 import { deferred } from '../shared.js';
-import { type Harness, harness, siteAuth, TEST_KEY } from './helpers.js';
+import { type Harness, harness, managerOver } from './helpers.js';
 
 const alice = { username: 'alice', password: 'pw-alice-1' };
 let h: Harness | undefined;
@@ -145,13 +144,7 @@ describe('warm contexts by default (fake browser)', () => {
   it('warm contexts and their pages never exceed the browser slots, and every run succeeds', async () => {
     h = harness();
     const browser = new FakeBrowserProvider({ sites: [h.site], maxContexts: 2 });
-    const manager = new AuthSessionManager({
-      auths: [siteAuth(h.site)],
-      store: createMemoryStore(),
-      key: TEST_KEY,
-      browser,
-      clock: h.clock,
-    });
+    const manager = managerOver(h, { browser });
     extra.push(async () => {
       await manager.close();
       await browser.close();

@@ -23,7 +23,7 @@ import {
 } from '../../src/index.js';
 import { SessionStore } from '../../src/store/session-store.js';
 import { FakeBrowserProvider } from '../../src/testing/index.js';
-import { credentialsSchema, type Harness, harness, siteAuth, TEST_KEY } from './helpers.js';
+import { credentialsSchema, type Harness, harness, managerOver, TEST_KEY } from './helpers.js';
 
 const alice = { username: 'alice', password: 'pw-alice-1' };
 let h: Harness | undefined;
@@ -257,12 +257,8 @@ describe('runs yield their place in the browser queue to a refresh', () => {
   it('1,000 runs on an expired session behind 4 browser slots: few checks, one login, all succeed', async () => {
     h = harness();
     const browser = new FakeBrowserProvider({ sites: [h.site], maxContexts: 4 });
-    const manager = new AuthSessionManager({
-      auths: [siteAuth(h.site)],
-      store: createMemoryStore(),
-      key: TEST_KEY,
+    const manager = managerOver(h, {
       browser,
-      clock: h.clock,
       // Fresh contexts queued behind the slots (the warm-context variant is in warm-pool.test.ts).
       warmContexts: false,
     });

@@ -2,12 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   AuthSessionError,
   AuthSessionInvalidError,
-  AuthSessionManager,
+  type AuthSessionManager,
   createMemoryStore,
 } from '../../src/index.js';
 import { FakeBrowserProvider } from '../../src/testing/index.js';
 import { codeOf, deferred } from '../shared.js';
-import { type Harness, harness, siteAuth, TEST_KEY } from './helpers.js';
+import { type Harness, harness, managerOver } from './helpers.js';
 
 const alice = { username: 'alice', password: 'pw-alice-1' };
 let h: Harness;
@@ -51,14 +51,7 @@ describe('warm contexts (fake browser)', () => {
   it('saves the rolled cookies after each warm run, and a new manager can use them', async () => {
     h = harness({ warmContexts: true });
     const store = createMemoryStore();
-    const first = new AuthSessionManager({
-      auths: [siteAuth(h.site)],
-      store,
-      key: TEST_KEY,
-      browser: h.browser,
-      clock: h.clock,
-      warmContexts: true,
-    });
+    const first = managerOver(h, { store, warmContexts: true });
     extra.push(first);
     const s = await first.create('site', { credentials: alice });
     const revisions: number[] = [];
@@ -69,13 +62,7 @@ describe('warm contexts (fake browser)', () => {
     expect(revisions[1]).toBeGreaterThan(revisions[0]!);
     expect(revisions[2]).toBeGreaterThan(revisions[1]!);
     await first.close();
-    const second = new AuthSessionManager({
-      auths: [siteAuth(h.site)],
-      store,
-      key: TEST_KEY,
-      browser: h.browser,
-      clock: h.clock,
-    });
+    const second = managerOver(h, { store });
     extra.push(second);
     expect(await second.run(s.id, whoAmI(h.site.origin))).toBe('alice');
     expect(h.site.counters.logins).toBe(1);
@@ -166,14 +153,7 @@ describe('warm contexts (fake browser)', () => {
     h = harness({ warmContexts: true });
     const store = createMemoryStore();
     const mk = (warmContexts: boolean) => {
-      const m = new AuthSessionManager({
-        auths: [siteAuth(h.site)],
-        store,
-        key: TEST_KEY,
-        browser: h.browser,
-        clock: h.clock,
-        warmContexts,
-      });
+      const m = managerOver(h, { store, warmContexts });
       extra.push(m);
       return m;
     };
@@ -285,14 +265,7 @@ describe('warm contexts (fake browser)', () => {
   it('idle warm contexts give their slot up when the browser provider is full (no deadlock)', async () => {
     h = harness();
     const browser = new FakeBrowserProvider({ sites: [h.site], maxContexts: 1 });
-    const manager = new AuthSessionManager({
-      auths: [siteAuth(h.site)],
-      store: createMemoryStore(),
-      key: TEST_KEY,
-      browser,
-      clock: h.clock,
-      warmContexts: { max: 4 },
-    });
+    const manager = managerOver(h, { browser, warmContexts: { max: 4 } });
     extra.push(manager);
     await manager.create('site', { id: 'a', credentials: alice });
     await manager.create('site', { id: 'b', credentials: alice });

@@ -18,7 +18,7 @@ import { OUTBOX_PREFIX, type OutboxEntry } from '../../src/webhooks/outbox.js';
 import { Webhooks } from '../../src/webhooks/webhooks.js';
 import { rejection } from '../shared.js';
 import { newWebhookSecret, type Receiver, startReceiver } from '../webhook-receiver.js';
-import { siteAuth, TEST_KEY } from './helpers.js';
+import { managerOver, siteAuth, TEST_KEY } from './helpers.js';
 
 const ALICE_PW = 'Alice-webhook-pw-Q8zK3xLm2V';
 const ALICE_PW_NEW = 'Alice-webhook-new-pw-R4tY8u';
@@ -52,15 +52,10 @@ async function setup(
   site.addUser('alice', ALICE_PW);
   const browser = new FakeBrowserProvider({ sites: [site], maxContexts: 16 });
   const keyv = createMemoryStore();
-  const manager = new AuthSessionManager({
-    auths: [siteAuth(site)],
-    store: keyv,
-    key: TEST_KEY,
-    browser,
-    clock,
-    webhooks: [{ url: receiver.url, secret, ...endpoint }],
-    ...options,
-  });
+  const manager = managerOver(
+    { site, browser, clock },
+    { store: keyv, webhooks: [{ url: receiver.url, secret, ...endpoint }], ...options },
+  );
   const warnings: Setup['warnings'] = [];
   manager.on('warning', (w) => warnings.push(w));
   cleanups.push(

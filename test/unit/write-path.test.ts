@@ -6,7 +6,7 @@ import type { SessionRecord } from '../../src/session/record.js';
 import { FakeBrowserProvider, FakeClock, FakeSite } from '../../src/testing/index.js';
 import { Keyring } from '../../src/vault/keyring.js';
 import { deferred, expectCode } from '../shared.js';
-import { type Harness, harness, siteAuth, TEST_KEY } from './helpers.js';
+import { type Harness, harness, managerOver, siteAuth, TEST_KEY } from './helpers.js';
 
 // Writes made while another write is under way for the same session: each of these lost an acknowledged
 // write (or left the session stuck) before every write became a change of the latest record.
@@ -185,17 +185,14 @@ describe('rotateKey beside other writers', () => {
     const browser = new FakeBrowserProvider({ sites: [site], maxContexts: 64 });
     const oldKey = TEST_KEY;
     const newKey = randomBytes(32).toString('base64');
-    const first = new AuthSessionManager({ auths: [siteAuth(site)], store, key: oldKey, browser, clock });
+    const first = managerOver({ site, browser, clock }, { store, key: oldKey });
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await first.create('site', { credentials: alice })).id);
     await first.close();
-    const rotating = new AuthSessionManager({
-      auths: [siteAuth(site)],
-      store,
-      key: { current: newKey, previous: [oldKey] },
-      browser,
-      clock,
-    });
+    const rotating = managerOver(
+      { site, browser, clock },
+      { store, key: { current: newKey, previous: [oldKey] } },
+    );
     // Another process writes the second session (a label) while the rotation is between reading it and
     // writing it back re-sealed: exactly when it opens the old box.
     const racedId = ids[1]!;
@@ -231,7 +228,7 @@ describe('rotateKey beside other writers', () => {
     // The other writer's label is kept, and the record opens with the new key alone.
     expect((await rotating.get(racedId))?.labels).toEqual({ raced: 'yes' });
     await rotating.close();
-    const onlyNew = new AuthSessionManager({ auths: [siteAuth(site)], store, key: newKey, browser, clock });
+    const onlyNew = managerOver({ site, browser, clock }, { store, key: newKey });
     for (const id of ids) expect(await onlyNew.run(id, () => id, { forceCheck: true })).toBe(id);
     expect(await onlyNew.rotateKey()).toEqual({ resealed: 0, current: ids.length, failed: 0 });
     await onlyNew.close();
