@@ -132,6 +132,35 @@ export async function readFrame(
   return withTimeout(read, timeoutMs, 'A frame did not answer in time').catch(() => undefined);
 }
 
+/** What {@link readMainFrame} needs of a page's CDP session. */
+export interface RuntimeSession {
+  send(
+    method: 'Runtime.evaluate',
+    params: { expression: string; awaitPromise: boolean; returnByValue: boolean },
+  ): Promise<{ result: { value?: unknown }; exceptionDetails?: unknown }>;
+}
+
+/**
+ * Reads a page's main frame like {@link readFrame}, through a CDP session of the page (`Runtime.evaluate`
+ * in its main world): a single round trip, where Playwright's `frame.evaluate` first waits for its own view
+ * of the document's execution context (which costs the most right after a navigation). Undefined when the
+ * page gave no usable answer or none in time (as {@link readFrame}); `null` when the session itself failed
+ * (detached, closed): the caller then reads the frame the Playwright way.
+ */
+export async function readMainFrame(
+  session: RuntimeSession,
+  timeoutMs = FRAME_TIMEOUT_MS,
+): Promise<FrameRead | undefined | null> {
+  const read = session
+    .send('Runtime.evaluate', { expression: MAIN_FRAME_SCRIPT, awaitPromise: true, returnByValue: true })
+    .then(
+      (answer) =>
+        answer.exceptionDetails === undefined ? asFrameRead(answer.result.value, true) : undefined,
+      () => null,
+    );
+  return withTimeout(read, timeoutMs, 'A page did not answer in time').catch(() => undefined);
+}
+
 /** The page's own scripts run in the same world: its answer is checked, not trusted. */
 export function asFrameRead(value: unknown, main: boolean): FrameRead | undefined {
   if (typeof value !== 'object' || value === null) return undefined;

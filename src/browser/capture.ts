@@ -1,6 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { BrowserContext, Frame, Page } from 'playwright-core';
-import { asFrameRead, type FrameRead, leavingScript, readFrame, SKIPPED_SCHEMES } from './capture-scripts.js';
+import {
+  asFrameRead,
+  type FrameRead,
+  leavingScript,
+  type RuntimeSession,
+  readFrame,
+  readMainFrame,
+  SKIPPED_SCHEMES,
+} from './capture-scripts.js';
+import { untracked } from './run-hygiene.js';
 import type { SessionStorageSnapshot } from './session-storage.js';
 import { type BrowserState, byCodeUnits } from './state.js';
 import { withTimeout } from './with-timeout.js';
@@ -61,6 +70,8 @@ export class StateCapture {
   readonly #sessions = new Map<Page, Map<string, NameValue[]>>();
   /** The same for pages that have closed, per origin (the latest report wins): bounded by the origins. */
   readonly #closedSessions = new Map<string, NameValue[]>();
+  /** Per page: a CDP session to read its main frame with (opened as the page appears, off the task's path). */
+  readonly #readers = new WeakMap<Page, Promise<RuntimeSession | undefined>>();
   #installed = false;
 
   constructor(context: BrowserContext, opened: BrowserState | undefined, options: StateCaptureOptions) {
@@ -77,6 +88,7 @@ export class StateCapture {
    * page loads by more than it saved the capture afterwards.
    */
   track(page: Page): void {
+    this.#openReader(page);
     for (const frame of page.frames()) this.#visit(frame.url());
     this.#shown.set(page, { origin: httpOrigin(page.mainFrame().url()), reported: false });
     page.on('framenavigated', (frame) => {
@@ -132,7 +144,11 @@ export class StateCapture {
         'Chromium did not return the cookies in time',
       ),
       // In parallel; the page order is kept for merging sessionStorage.
-      Promise.all(frames.map(({ frame, main }) => readFrame(frame, main))),
+      Promise.all(
+        frames.map(({ frame, main, page }) =>
+          frame === page.mainFrame() ? this.#readMain(page, frame) : readFrame(frame, main),
+        ),
+      ),
     ]);
     const sessionStorage = mergeSessionStorage([...this.#reportedSessions(frames, reads), ...reads]);
     const origins = this.#originsFrom(frames, reads);
@@ -143,6 +159,31 @@ export class StateCapture {
       'Chromium did not return the storage state in time',
     );
     return toBrowserState(storage, sessionStorage);
+  }
+
+  /**
+   * Opens the page's CDP session for {@link StateCapture.capture} (the context's own `newCDPSession`: the
+   * library's session does not count as the task's, see run-hygiene.ts). A page without one is read the
+   * Playwright way.
+   */
+  #openReader(page: Page): void {
+    if (this.#readers.has(page)) return;
+    const open = untracked(this.#context, 'newCDPSession') as unknown;
+    if (typeof open !== 'function') return;
+    const opening = Promise.resolve()
+      .then(() => (open as (page: Page) => Promise<RuntimeSession>)(page))
+      .then(
+        (session) => session,
+        () => undefined,
+      );
+    this.#readers.set(page, opening);
+  }
+
+  /** A page's main frame, read through the page's CDP session when it has one, else the Playwright way. */
+  async #readMain(page: Page, frame: Frame): Promise<FrameRead | undefined> {
+    const session = await this.#readers.get(page);
+    const read = session ? await readMainFrame(session) : null;
+    return read === null ? readFrame(frame, true) : read;
   }
 
   /** The origins' storage from the frames' answers, or undefined when Playwright's capture is needed. */

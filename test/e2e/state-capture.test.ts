@@ -123,6 +123,44 @@ describe.runIf(process.platform === 'linux')('capturing the state of a context',
     expect(quick.sessionStorage).toEqual([{ origin: a, items: [{ name: 'ss', value: '1' }] }]);
   });
 
+  it("reads a page's main frame over the page's CDP session, and the Playwright way when it has none", async () => {
+    // Over CDP: Playwright's frame.evaluate is not used for the main frame.
+    const overCdp = await inContext(undefined, async (lease, tab) => {
+      await visit(tab, `${a}/ls?v=cdp`);
+      const evaluate = vi.spyOn(tab.mainFrame(), 'evaluate');
+      try {
+        return { state: await lease.captureState(), evaluated: evaluate.mock.calls.length };
+      } finally {
+        evaluate.mockRestore();
+      }
+    });
+    expect(overCdp.evaluated).toBe(0);
+    expect(overCdp.state.origins).toEqual([{ origin: a, localStorage: [{ name: 'ls', value: 'cdp' }] }]);
+    expect(overCdp.state.sessionStorage).toEqual([{ origin: a, items: [{ name: 'ss', value: 'cdp' }] }]);
+
+    // No CDP session for the page (the browser refused it): the same answer through frame.evaluate.
+    const lease = await provider.newContext({});
+    const refuse = vi
+      .spyOn(
+        Object.getPrototypeOf(lease.context) as { newCDPSession: () => Promise<unknown> },
+        'newCDPSession',
+      )
+      .mockRejectedValue(new Error('no CDP here'));
+    try {
+      const tab = await lease.newPage();
+      refuse.mockRestore();
+      await visit(tab, `${a}/ls?v=pw`);
+      const evaluate = vi.spyOn(tab.mainFrame(), 'evaluate');
+      const state = await lease.captureState();
+      expect(evaluate).toHaveBeenCalled();
+      expect(state.origins).toEqual([{ origin: a, localStorage: [{ name: 'ls', value: 'pw' }] }]);
+      expect(state.sessionStorage).toEqual([{ origin: a, items: [{ name: 'ss', value: 'pw' }] }]);
+    } finally {
+      refuse.mockRestore();
+      await lease.close();
+    }
+  });
+
   it('a page with nothing stored gives an empty state without asking Playwright', async () => {
     const { quick, playwright, fellBack } = await inContext(undefined, async (lease, tab) => {
       await visit(tab, `${a}/blank`);
