@@ -80,6 +80,9 @@ const STEP_TIMEOUT_MS = 5000;
 /** Objects instrumented so far, and whether a sticky method was called on them since. */
 const dirty = new WeakMap<object, { dirty: boolean }>();
 
+/** Tracked pages that `page.route()` was called on since their last clean-up (only those need unrouting). */
+const routed = new WeakSet<object>();
+
 /**
  * Shadows `names` on `target` with recording wrappers, once per object; `flag` is the object whose dirty
  * mark the calls set.
@@ -117,6 +120,14 @@ export function trackPage(page: Page): Page {
   const flag = { dirty: false };
   dirty.set(page, flag);
   instrument(page, PAGE_STICKY, flag);
+  const route = (page as unknown as { route?: unknown }).route;
+  if (typeof route === 'function') {
+    const wrapped = function (this: unknown, ...args: unknown[]): unknown {
+      routed.add(page);
+      return (route as (...a: unknown[]) => unknown).apply(this, args);
+    };
+    Object.defineProperty(page, 'route', { value: wrapped, configurable: true, writable: true });
+  }
   // `page.clock` is the context's clock: instrumented with the context (marks the context dirty).
   return page;
 }
@@ -225,8 +236,10 @@ export async function endRun(run: PageRun, keep: boolean): Promise<boolean> {
   // A dialog the run's handler left open would block the page: not worth keeping.
   if (dialogHandler) return false;
   try {
-    if (typeof api.unrouteAll === 'function') {
+    // Unrouting costs a round trip to the browser: only a page that got a route needs it.
+    if (routed.has(page) && typeof api.unrouteAll === 'function') {
       await withTimeout(api.unrouteAll({ behavior: 'ignoreErrors' }), STEP_TIMEOUT_MS, 'Unrouting a page');
+      routed.delete(page);
     }
     const url = typeof api.url === 'function' ? api.url() : 'about:blank';
     if (typeof api.goto === 'function' && url !== 'about:blank') {

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { AuthSessionManager, ChromiumProvider, createMemoryStore, defineAuth } from '../../src/index.js';
 
@@ -134,6 +134,30 @@ describe.runIf(process.platform === 'linux')('isolation of runs on a reused page
       expect(
         await page.evaluate(() => (window as unknown as { injected?: string }).injected ?? null),
       ).toBeNull();
+    });
+  }, 60_000);
+
+  it('a route left on the reused page is removed before the next run (and a page without one is not unrouted)', async () => {
+    let kept: Page | undefined;
+    let unroutes: { mock: { calls: unknown[] } } | undefined;
+    await run(async ({ page }) => {
+      kept = page;
+      unroutes = vi.spyOn(page, 'unrouteAll');
+      await page.goto(`${origin}/plain`);
+    });
+    await run(async ({ page }) => {
+      expect(page).toBe(kept);
+      // The last run added no route: its clean-up did not pay for a round trip to unroute.
+      expect(unroutes?.mock.calls.length).toBe(0);
+      await page.route('**/data', (route) => route.fulfill({ body: 'from the route' }));
+      await page.goto(`${origin}/plain`);
+      expect(await page.evaluate(() => fetch('/data').then((r) => r.text()))).toBe('from the route');
+    });
+    await run(async ({ page }) => {
+      expect(page).toBe(kept);
+      expect(unroutes?.mock.calls.length).toBe(1);
+      await page.goto(`${origin}/plain`);
+      expect(await page.evaluate(() => fetch('/data').then((r) => r.text()))).toBe('from the server');
     });
   }, 60_000);
 
