@@ -47,12 +47,18 @@ export async function alternate(options: {
   readonly b: Side;
   readonly per?: number;
   readonly onPair?: (i: number) => void;
+  /**
+   * Awaited (untimed) before every sample of `side`, e.g. {@link primed}: what one sample leaves behind then
+   * lands in neither side's time.
+   */
+  readonly settle?: (side: Side) => Promise<unknown>;
 }): Promise<PairsResult> {
   const per = options.per ?? 1;
   const a: number[] = [];
   const b: number[] = [];
   const ratios: number[] = [];
   const time = async (side: Side): Promise<number> => {
+    await options.settle?.(side);
     const started = performance.now();
     const own = await side();
     return (typeof own === 'number' ? own : performance.now() - started) / per;
@@ -115,6 +121,19 @@ export async function blocks(options: {
     ratios.push(tb / ta);
   }
   return { a, b, ratios };
+}
+
+/**
+ * A {@link alternate} `settle` that runs the side once untimed, then pauses `ms` milliseconds: the timed
+ * sample then follows its own side (in Chromium, a navigation in another browser context than the one
+ * navigated last costs ~90 ms more on a 2-core machine, whichever side it is; measured with raw Playwright),
+ * and the background work of the untimed call (a page's reset, a delayed write) has ended.
+ */
+export function primed(ms: number): (side: Side) => Promise<void> {
+  return async (side) => {
+    await side();
+    await new Promise((resolve) => setTimeout(resolve, ms));
+  };
 }
 
 /** A `gc()` that works without `--expose-gc` on the command line. */

@@ -21,6 +21,7 @@ import {
   median,
   ms,
   type PairsResult,
+  primed,
   progress,
   quantile,
   ratio,
@@ -39,6 +40,9 @@ export interface PlaywrightBenchOptions {
   /** Also measure each lever alone (checkInterval only, warm context only). */
   readonly levers?: boolean;
 }
+
+/** Pause before each sample of benchmark 2's pairs: longer than the history's 200 ms write delay. */
+const SETTLE_MS = 300;
 
 type StorageState = Awaited<ReturnType<BrowserContext['storageState']>>;
 
@@ -161,8 +165,10 @@ export async function benchPlaywright(options: PlaywrightBenchOptions): Promise<
       progress(
         `2. defaults + checkInterval vs hand-written loop and vs the floor: ${options.pairs} pairs each`,
       );
-      const result = await alternate({ ...pairs, a: handWritten, b: viaLibrary(defaults, interval) });
-      const vsFloor = await alternate({ ...pairs, a: floor, b: viaLibrary(defaults, interval) });
+      // Each sample starts once what the one before left in the background has ended (see the method).
+      const settled = { ...pairs, settle: primed(SETTLE_MS) };
+      const result = await alternate({ ...settled, a: handWritten, b: viaLibrary(defaults, interval) });
+      const vsFloor = await alternate({ ...settled, a: floor, b: viaLibrary(defaults, interval) });
       // Back to back: a worker's loop, where each run meets the clean-up of the previous one.
       const loop = await blocks({ rounds: 6, per: 6, a: floor, b: viaLibrary(defaults, interval) });
       const speedups = result.a.map((a, i) => a / result.b[i]!);
@@ -245,10 +251,17 @@ export async function benchPlaywright(options: PlaywrightBenchOptions): Promise<
           'is recent), runs the task, captures the state, seals and saves it (the site rolled a cookie during the',
           'task), then hands the page and context back. The floor: the same task alone on a page of a',
           'logged-in context opened once with the same state and device (no check, no capture, no save).',
-          `${options.pairs} pairs in alternation against each (${options.warmup} discarded). Pairs alternate the`,
-          "two sides, so the clean-up a run leaves in the background (its page's reset to `about:blank`) partly",
-          'overlaps the floor that follows it. The back-to-back figure runs each side in blocks instead (first of',
-          'each block discarded), as a worker loop does: every run then meets the reset of the one before.',
+          `${options.pairs} pairs in alternation against each (${options.warmup} discarded). Each timed sample follows an`,
+          `untimed call of the same side and a ${SETTLE_MS} ms pause, for two reasons measured on this machine: a`,
+          'navigation in another browser context than the one navigated last costs ~90 ms more (raw Playwright,',
+          'two logged-in contexts, the same task: 147 ms when the one before ran in the same context, 243 ms',
+          "otherwise; the floor's and the session's contexts differ), and every side leaves work in the background (a run: its page's reset to",
+          '`about:blank` and its history write 200 ms later). Without the priming, the second sample of every pair',
+          "pays for the switch, the pairs' ratios fall in two clusters (about 0.7× and 1.8×) and their median flips",
+          'between them from run to run. The pairs give the latency of one call of a worker that serves one',
+          'session and is not saturated. The back-to-back figure runs each side in blocks instead (first of each',
+          'block discarded, no pause), as a saturated worker loop does: every run then meets the reset of the one',
+          'before.',
           options.levers
             ? 'Full mode also measures a new page per run, `warmContexts: false` with `checkInterval`, and `warmContexts: false` with a check every run.'
             : 'Full mode (`--full`) also measures a new page per run and `warmContexts: false`.',
