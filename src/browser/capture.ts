@@ -172,10 +172,7 @@ export class StateCapture {
     if (typeof open !== 'function') return;
     const opening = Promise.resolve()
       .then(() => (open as (page: Page) => Promise<RuntimeSession>)(page))
-      .then(
-        (session) => session,
-        () => undefined,
-      );
+      .catch(() => undefined);
     this.#readers.set(page, opening);
   }
 
