@@ -2,6 +2,7 @@ export { ChromiumProvider, type ChromiumProviderOptions } from './browser/chromi
 export type {
   BrowserProvider,
   BrowserProviderStats,
+  CaptureStateOptions,
   ContextLease,
   ContextRequest,
   DeviceProfile,

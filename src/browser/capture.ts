@@ -9,6 +9,7 @@ import {
   readMainFrame,
   SKIPPED_SCHEMES,
 } from './capture-scripts.js';
+import type { CaptureStateOptions } from './provider.js';
 import { untracked } from './run-hygiene.js';
 import type { SessionStorageSnapshot } from './session-storage.js';
 import { type BrowserState, byCodeUnits } from './state.js';
@@ -119,16 +120,22 @@ export class StateCapture {
     for (const page of this.#context.pages()) this.#readBeforeClose(page);
   }
 
-  /** The context's state now. */
-  async capture(): Promise<BrowserState> {
+  /**
+   * The context's state now. Pages in `inUse` (other runs') are left unread when they show one origin whose
+   * storage is known (see {@link StateCapture.#answered}): their sessionStorage and their origin's
+   * localStorage are then what their documents last reported or showed, and their runs capture them live
+   * when they end.
+   */
+  async capture(options: CaptureStateOptions = {}): Promise<BrowserState> {
     const frames: { frame: Frame; main: boolean; page: Page }[] = [];
     for (const page of this.#context.pages()) {
       if (page.isClosed()) continue;
+      if (options.inUse?.has(page) && this.#answered(page)) continue;
       const mainFrame = page.mainFrame();
       const host = hostOf(mainFrame.url());
       for (const frame of page.frames()) {
         const url = frame.url();
-        if (url === '' || SKIPPED_SCHEMES.some((scheme) => url.startsWith(scheme))) continue;
+        if (unreadable(url)) continue;
         // A frame of the page's own host sees the origin's own (unpartitioned) localStorage.
         frames.push({
           frame,
@@ -159,6 +166,20 @@ export class StateCapture {
       'Chromium did not return the storage state in time',
     );
     return toBrowserState(storage, sessionStorage);
+  }
+
+  /**
+   * Whether a page can be left unread: its only frame with a document of its own to read is the main one,
+   * which shows nothing readable or an origin whose localStorage is known and not in doubt.
+   */
+  #answered(page: Page): boolean {
+    const main = page.mainFrame();
+    for (const frame of page.frames()) {
+      if (frame !== main && !unreadable(frame.url())) return false;
+    }
+    if (unreadable(main.url())) return true;
+    const origin = httpOrigin(main.url());
+    return origin !== undefined && this.#known.has(origin) && (this.#unknown.get(origin)?.size ?? 0) === 0;
   }
 
   /**
@@ -384,6 +405,11 @@ function mergeSessionStorage(reads: readonly (FrameRead | undefined)[]): Session
       origin,
       items: [...items].sort(([a], [b]) => byCodeUnits(a, b)).map(([name, value]) => ({ name, value })),
     }));
+}
+
+/** A URL whose document the capture does not read (no document yet, or a scheme without site storage). */
+function unreadable(url: string): boolean {
+  return url === '' || SKIPPED_SCHEMES.some((scheme) => url.startsWith(scheme));
 }
 
 /** Scheme and host of a URL (no port: a site ignores ports), http(s) only. */

@@ -6,7 +6,13 @@ import { StateCapture } from './capture.js';
 import { contextOptions } from './context-options.js';
 import { findChromium } from './find-executable.js';
 import { stripUrlCredentials } from './network-errors.js';
-import type { BrowserProvider, BrowserProviderStats, ContextLease, ContextRequest } from './provider.js';
+import type {
+  BrowserProvider,
+  BrowserProviderStats,
+  CaptureStateOptions,
+  ContextLease,
+  ContextRequest,
+} from './provider.js';
 import { sessionStorageInitScript } from './session-storage.js';
 import { raceAbort, Slots } from './slots.js';
 import type { BrowserState } from './state.js';
@@ -378,9 +384,9 @@ class ChromiumLease implements ContextLease {
     );
   }
 
-  async captureState(): Promise<BrowserState> {
+  async captureState(options?: CaptureStateOptions): Promise<BrowserState> {
     this.#assertOpen();
-    return this.#capture.capture();
+    return this.#capture.capture(options);
   }
 
   close(): Promise<void> {

@@ -45,6 +45,18 @@ export interface ContextRequest {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** Options of {@link ContextLease.captureState}. */
+export interface CaptureStateOptions {
+  /**
+   * Pages of the context that other runs are using right now. A provider may leave such a page unread when
+   * what it shows is already known (its origin's storage was read or reported before): its own run captures
+   * it when it ends, and reading a page that is busy with a site's scripts waits for them. A provider that
+   * cannot tell reads every page, as without this option.
+   * @default none: every page is read
+   */
+  readonly inUse?: ReadonlySet<Page> | undefined;
+}
+
 /**
  * One open browser context lent by a {@link BrowserProvider}. The holder must call {@link ContextLease.close}
  * on every path; it is idempotent and frees the slot.
@@ -55,7 +67,7 @@ export interface ContextLease {
   /** Opens a page in the context. */
   newPage(): Promise<Page>;
   /** Captures the full state of the context: cookies, localStorage, IndexedDB and sessionStorage. */
-  captureState(): Promise<BrowserState>;
+  captureState(options?: CaptureStateOptions): Promise<BrowserState>;
   /** Closes the context (and its pages) and frees the slot. Safe to call twice. */
   close(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { AuthSessionError } from '../errors.js';
-import type { ContextLease } from './provider.js';
+import type { CaptureStateOptions, ContextLease } from './provider.js';
 import { closePage, endRun, isDirty, type PageRun, startRun, trackPage } from './run-hygiene.js';
 import type { BrowserState } from './state.js';
 
@@ -16,6 +16,9 @@ export interface WarmLeaseHooks {
   /** Keeps a page for the next run once `ready` resolves true; false when it must be closed instead. */
   readonly keep: (page: Page, ready: Promise<boolean>) => boolean;
 }
+
+/** Pages lent to runs, per warm context and the lease whose run has each. */
+const lent = new WeakMap<BrowserContext, Map<Page, WarmLease>>();
 
 /**
  * A run's share of a warm context: pages opened through it are the run's and are closed by
@@ -39,12 +42,27 @@ export class WarmLease implements ContextLease {
     if (this.#closing) throw new AuthSessionError('CLOSED', 'This browser context was closed');
     const page = trackPage((await this.#hooks.takePage()) ?? (await this.#lease.newPage()));
     this.#runs.set(page, startRun(page));
-    if (this.#closing) await closePage(page);
+    let pages = lent.get(this.context);
+    if (!pages) {
+      pages = new Map();
+      lent.set(this.context, pages);
+    }
+    pages.set(page, this);
+    if (this.#closing) {
+      pages.delete(page);
+      await closePage(page);
+    }
     return page;
   }
 
-  captureState(): Promise<BrowserState> {
-    return this.#lease.captureState();
+  /**
+   * The context's state: the pages of the runs still going on beside this one are left to their own
+   * captures where the provider can (see {@link CaptureStateOptions.inUse}).
+   */
+  captureState(options: CaptureStateOptions = {}): Promise<BrowserState> {
+    const inUse = new Set(options.inUse);
+    for (const [page, lease] of lent.get(this.context) ?? []) if (lease !== this) inUse.add(page);
+    return this.#lease.captureState(inUse.size > 0 ? { ...options, inUse } : options);
   }
 
   /**
@@ -75,6 +93,8 @@ export class WarmLease implements ContextLease {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      const pages = lent.get(this.context);
+      for (const page of this.#runs.keys()) if (pages?.get(page) === this) pages.delete(page);
       if (isDirty(this.context)) this.#hooks.discard();
       await Promise.allSettled(
         [...this.#runs.values()].map(async (run) => {

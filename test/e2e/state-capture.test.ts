@@ -247,6 +247,43 @@ describe.runIf(process.platform === 'linux')('capturing the state of a context',
     }
   });
 
+  it('leaves a page other runs are using unread when what it shows is known, and reads it when not', async () => {
+    const lease = await provider.newContext({});
+    try {
+      const mine = await lease.newPage();
+      const theirs = await lease.newPage();
+      // Their page shows an origin no capture has read yet: it is read (no slow path), busy or not.
+      await visit(theirs, `${b}/ls?v=10`);
+      await visit(mine, `${a}/ls?v=11`);
+      const inUse = new Set([theirs]);
+      const spy = vi.spyOn(lease.context, 'storageState');
+      const first = await lease.captureState({ inUse });
+      expect(spy).not.toHaveBeenCalled();
+      expect(first.origins.find((o) => o.origin === b)?.localStorage).toEqual([{ name: 'ls', value: '10' }]);
+
+      // Now it is known, and their page is busy (its main thread stuck in a script for 4 s, less than a read waits for an answer): the
+      // capture answers before that script ends, with their origin as last read and mine read live.
+      const busy = theirs
+        .evaluate('(() => { const end = Date.now() + 4000; while (Date.now() < end); return "done"; })()')
+        .catch(() => 'closed');
+      await visit(mine, `${a}/ls?v=12`);
+      const second = await Promise.race([
+        lease.captureState({ inUse }),
+        busy.then(() => 'their script ended first' as const),
+      ]);
+      expect(second).not.toBe('their script ended first');
+      const state = second as BrowserState;
+      expect(spy).not.toHaveBeenCalled();
+      spy.mockRestore();
+      expect(state.origins.find((o) => o.origin === b)?.localStorage).toEqual([{ name: 'ls', value: '10' }]);
+      expect(state.origins.find((o) => o.origin === a)?.localStorage).toEqual([{ name: 'ls', value: '12' }]);
+      expect(state.sessionStorage?.find((s) => s.origin === a)?.items).toEqual([{ name: 'ss', value: '12' }]);
+      expect(state.cookies.map((c) => c.name).sort()).toEqual(['c10', 'c11', 'c12']);
+    } finally {
+      await lease.close();
+    }
+  });
+
   it('still falls back when a page that left an origin had used IndexedDB there', async () => {
     const { quick, playwright, fellBack } = await inContext(undefined, async (lease, tab) => {
       await visit(tab, `${b}/idb?v=8`);

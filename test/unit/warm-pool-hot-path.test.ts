@@ -77,6 +77,55 @@ describe('reused pages (warmContexts.reusePages)', () => {
     expect(h.browser.stats()).toMatchObject({ openContexts: 0, openPages: 0 });
   });
 
+  it("a run's capture leaves the pages of the session's other runs to their own captures", async () => {
+    h = harness();
+    const s = await h.manager.create('site', { credentials: alice });
+    // What each capture is told about pages in use, by the run (task label) that asked for it.
+    const told: { label: string; inUse: unknown[] }[] = [];
+    const newContext = h.browser.newContext.bind(h.browser);
+    let label = '';
+    h.browser.newContext = async (request) => {
+      const lease = await newContext(request);
+      const capture = lease.captureState.bind(lease);
+      lease.captureState = (options) => {
+        told.push({ label, inUse: [...(options?.inUse ?? [])] });
+        return capture(options);
+      };
+      return lease;
+    };
+    const site = h.site.origin;
+    let releaseB!: () => void;
+    const bHolds = new Promise<void>((resolve) => {
+      releaseB = resolve;
+    });
+    let bPage: unknown;
+    let bStarted!: () => void;
+    const bRunning = new Promise<void>((resolve) => {
+      bStarted = resolve;
+    });
+    const b = h.manager.run(s.id, async ({ page }) => {
+      bPage = page;
+      await page.goto(`${site}/account`);
+      bStarted();
+      await bHolds;
+      label = 'b';
+    });
+    await bRunning;
+    let aPage: unknown;
+    await h.manager.run(s.id, async ({ page }) => {
+      aPage = page;
+      await page.goto(`${site}/account`);
+      label = 'a';
+    });
+    releaseB();
+    await b;
+    expect(aPage).not.toBe(bPage);
+    expect(told.map((t) => t.label)).toEqual(['a', 'b']);
+    // A's capture left B's page alone (B was still going on); B's, with A done, had nothing to leave.
+    expect(told[0]!.inUse).toEqual([bPage]);
+    expect(told[1]!.inUse).toEqual([]);
+  });
+
   it('never keeps the page of a run that found itself logged out', async () => {
     h = harness({ warmContexts: { reusePages: true } });
     const s = await h.manager.create('site', { credentials: alice });
