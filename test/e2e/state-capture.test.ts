@@ -248,25 +248,32 @@ describe.runIf(process.platform === 'linux')('capturing the state of a context',
   });
 
   it('leaves a page other runs are using unread when what it shows is known, and reads it when not', async () => {
+    // Their page is on another site than mine (localhost, not 127.0.0.1), so in another renderer process: a
+    // script stuck in theirs cannot hold mine up.
+    const theirOrigin = b.replace('127.0.0.1', 'localhost');
     const lease = await provider.newContext({});
     try {
       const mine = await lease.newPage();
       const theirs = await lease.newPage();
-      // Their page shows an origin no capture has read yet: it is read (no slow path), busy or not.
-      await visit(theirs, `${b}/ls?v=10`);
+      // Their page shows an origin no capture has read yet: it is read (no slow path).
+      await visit(theirs, `${theirOrigin}/ls?v=10`);
       await visit(mine, `${a}/ls?v=11`);
       const inUse = new Set([theirs]);
       const spy = vi.spyOn(lease.context, 'storageState');
       const first = await lease.captureState({ inUse });
       expect(spy).not.toHaveBeenCalled();
-      expect(first.origins.find((o) => o.origin === b)?.localStorage).toEqual([{ name: 'ls', value: '10' }]);
+      expect(first.origins.find((o) => o.origin === theirOrigin)?.localStorage).toEqual([
+        { name: 'ls', value: '10' },
+      ]);
 
-      // Now it is known, and their page is busy (its main thread stuck in a script for 4 s, less than a read waits for an answer): the
-      // capture answers before that script ends, with their origin as last read and mine read live.
-      const busy = theirs
-        .evaluate('(() => { const end = Date.now() + 4000; while (Date.now() < end); return "done"; })()')
-        .catch(() => 'closed');
+      // Now it is known, and their page is busy (its main thread stuck in a script for 4 s, less than a read
+      // waits for an answer): the capture answers before that script ends, with their origin as last read
+      // and mine read live.
       await visit(mine, `${a}/ls?v=12`);
+      // The loop starts as soon as the evaluation returns; anything sent to the page after that (this probe,
+      // a read) is answered when the loop ends.
+      await theirs.evaluate('setTimeout(() => { const end = Date.now() + 4000; while (Date.now() < end); }, 0)');
+      const busy = theirs.evaluate('"done"').catch(() => 'closed');
       const second = await Promise.race([
         lease.captureState({ inUse }),
         busy.then(() => 'their script ended first' as const),
@@ -275,7 +282,9 @@ describe.runIf(process.platform === 'linux')('capturing the state of a context',
       const state = second as BrowserState;
       expect(spy).not.toHaveBeenCalled();
       spy.mockRestore();
-      expect(state.origins.find((o) => o.origin === b)?.localStorage).toEqual([{ name: 'ls', value: '10' }]);
+      expect(state.origins.find((o) => o.origin === theirOrigin)?.localStorage).toEqual([
+        { name: 'ls', value: '10' },
+      ]);
       expect(state.origins.find((o) => o.origin === a)?.localStorage).toEqual([{ name: 'ls', value: '12' }]);
       expect(state.sessionStorage?.find((s) => s.origin === a)?.items).toEqual([{ name: 'ss', value: '12' }]);
       expect(state.cookies.map((c) => c.name).sort()).toEqual(['c10', 'c11', 'c12']);
