@@ -272,7 +272,9 @@ describe.runIf(process.platform === 'linux')('capturing the state of a context',
       await visit(mine, `${a}/ls?v=12`);
       // The loop starts as soon as the evaluation returns; anything sent to the page after that (this probe,
       // a read) is answered when the loop ends.
-      await theirs.evaluate('setTimeout(() => { const end = Date.now() + 4000; while (Date.now() < end); }, 0)');
+      await theirs.evaluate(
+        'setTimeout(() => { const end = Date.now() + 4000; while (Date.now() < end); }, 0)',
+      );
       const busy = theirs.evaluate('"done"').catch(() => 'closed');
       const second = await Promise.race([
         lease.captureState({ inUse }),
