@@ -122,7 +122,7 @@ export class StateCapture {
 
   /**
    * The context's state now. Pages in `inUse` (other runs') are left unread when they show one origin whose
-   * storage is known (see {@link StateCapture.#answered}): their sessionStorage and their origin's
+   * storage is known (see `#answered`): their sessionStorage and their origin's
    * localStorage are then what their documents last reported or showed, and their runs capture them live
    * when they end.
    */

@@ -1,6 +1,6 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { AuthSessionError } from '../errors.js';
-import type { CaptureStateOptions, ContextLease } from './provider.js';
+import type { ContextLease } from './provider.js';
 import { closePage, endRun, isDirty, type PageRun, startRun, trackPage } from './run-hygiene.js';
 import type { BrowserState } from './state.js';
 
@@ -57,12 +57,12 @@ export class WarmLease implements ContextLease {
 
   /**
    * The context's state: the pages of the runs still going on beside this one are left to their own
-   * captures where the provider can (see {@link CaptureStateOptions.inUse}).
+   * captures where the provider can (see `CaptureStateOptions.inUse`).
    */
-  captureState(options: CaptureStateOptions = {}): Promise<BrowserState> {
-    const inUse = new Set(options.inUse);
+  captureState(): Promise<BrowserState> {
+    const inUse = new Set<Page>();
     for (const [page, lease] of lent.get(this.context) ?? []) if (lease !== this) inUse.add(page);
-    return this.#lease.captureState(inUse.size > 0 ? { ...options, inUse } : options);
+    return this.#lease.captureState(inUse.size > 0 ? { inUse } : undefined);
   }
 
   /**

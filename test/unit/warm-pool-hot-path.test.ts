@@ -23,6 +23,7 @@ import {
 } from '../../src/index.js';
 import { SessionStore } from '../../src/store/session-store.js';
 import { FakeBrowserProvider } from '../../src/testing/index.js';
+import { deferred } from '../shared.js';
 import { credentialsSchema, type Harness, harness, managerOver, TEST_KEY } from './helpers.js';
 
 const alice = { username: 'alice', password: 'pw-alice-1' };
@@ -94,30 +95,24 @@ describe('reused pages (warmContexts.reusePages)', () => {
       return lease;
     };
     const site = h.site.origin;
-    let releaseB!: () => void;
-    const bHolds = new Promise<void>((resolve) => {
-      releaseB = resolve;
-    });
+    const bHolds = deferred();
+    const bRunning = deferred();
     let bPage: unknown;
-    let bStarted!: () => void;
-    const bRunning = new Promise<void>((resolve) => {
-      bStarted = resolve;
-    });
     const b = h.manager.run(s.id, async ({ page }) => {
       bPage = page;
       await page.goto(`${site}/account`);
-      bStarted();
-      await bHolds;
+      bRunning.resolve();
+      await bHolds.promise;
       label = 'b';
     });
-    await bRunning;
+    await bRunning.promise;
     let aPage: unknown;
     await h.manager.run(s.id, async ({ page }) => {
       aPage = page;
       await page.goto(`${site}/account`);
       label = 'a';
     });
-    releaseB();
+    bHolds.resolve();
     await b;
     expect(aPage).not.toBe(bPage);
     expect(told.map((t) => t.label)).toEqual(['a', 'b']);
