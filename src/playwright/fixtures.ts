@@ -5,6 +5,7 @@ import type {
   PlaywrightWorkerArgs,
   PlaywrightWorkerOptions,
 } from '@playwright/test';
+import { durationOption } from '../duration.js';
 import { AuthSessionError } from '../errors.js';
 import type { AuthSessionManager } from '../manager.js';
 import type { AuthSessionLease, LeaseOptions } from '../operations/lease.js';
@@ -41,11 +42,23 @@ export interface AuthSessionFixturesOptions {
    * @default { ttlMs: 60000, waitMs: 60000 }
    */
   readonly lease?: Omit<LeaseOptions, 'signal'>;
+  /**
+   * Milliseconds the `authSession` fixture may take before each test to check the session and, when the login
+   * lapsed, log in again; and as long again after a failed test to tell whether it ran logged out. This time
+   * is Playwright's fixture timeout: it does not count toward the test's own `timeout`, so a slow login does
+   * not fail the test that happens to come first after a lapse. The auth's own `checkTimeout` and
+   * `createTimeout` still bound each hook.
+   * @default 180000
+   */
+  readonly renewTimeout?: number;
 }
 
 /** Test-scoped fixtures of {@link authSessionFixtures}. */
 export interface AuthSessionTestFixtures {
-  /** The worker's session, validated (and refreshed if it had lapsed) before this test. Never secrets. */
+  /**
+   * The worker's session, validated (and refreshed if it had lapsed) before this test, within `renewTimeout`.
+   * Never secrets.
+   */
   readonly authSession: AuthSessionInfo;
 }
 
@@ -106,6 +119,9 @@ export function authSessionFixtures(options: AuthSessionFixturesOptions): AuthSe
       'authSessionFixtures(options): "manager" must be an AuthSessionManager or a function returning one',
     );
   }
+  const renewTimeout =
+    durationOption(options.renewTimeout, 'authSessionFixtures(options): "renewTimeout"') ??
+    DEFAULT_RENEW_TIMEOUT;
   const owned = isFactory(options.manager);
   let made: Promise<AuthSessionManager> | undefined;
   const manager = (): Promise<AuthSessionManager> => {
@@ -137,60 +153,73 @@ export function authSessionFixtures(options: AuthSessionFixturesOptions): AuthSe
       { scope: 'worker', timeout: (leaseOptions.waitMs ?? 60_000) + 60_000 },
     ],
 
-    storageState: async ({ authSessionLease }, use, testInfo) => {
-      const m = await manager();
-      const id = authSessionLease.session.id;
-      // The check (and the refresh when the login lapsed) runs here, by the one worker holding the account.
-      try {
-        await authSessionLease.run(() => undefined);
-      } catch (err) {
-        throw new Error(
-          `${nameOf(id)} is not logged in and could not be renewed (${codeOf(err)}): ${messageOf(err)}`,
-          { cause: err },
-        );
-      }
-      const state = await m.exportState(id);
-      await use({ cookies: state.cookies, origins: state.origins } as StorageStateOption);
-      if (testInfo.status === testInfo.expectedStatus) return;
-      // The test failed: tell whether it ran logged out (the site ended the login meanwhile).
-      let refreshed = false;
-      const onRefreshed = (e: { session: AuthSessionInfo }) => {
-        if (e.session.id === id) refreshed = true;
-      };
-      m.on('refreshed', onRefreshed);
-      let renewError: unknown;
-      try {
-        await authSessionLease.run(() => undefined, { forceCheck: true });
-      } catch (err) {
-        renewError = err;
-      } finally {
-        m.off('refreshed', onRefreshed);
-      }
-      if (renewError !== undefined) {
-        throw new Error(
-          `This test ran logged out: ${nameOf(id)} is no longer logged in and could not be renewed ` +
-            `(${codeOf(renewError)}): ${messageOf(renewError)}`,
-          { cause: renewError },
-        );
-      }
-      if (refreshed) {
-        throw new Error(
-          `This test ran logged out: ${nameOf(id)} was no longer logged in when the test ended (the site ` +
-            'ended its login during the test); it has been logged in again for the next tests',
-        );
-      }
-    },
+    authSession: [
+      async ({ authSessionLease }, use, testInfo) => {
+        const m = await manager();
+        const id = authSessionLease.session.id;
+        // The check (and the refresh when the login lapsed) runs here, by the one worker holding the account,
+        // under this fixture's own timeout: a login does not eat the test's time.
+        try {
+          await authSessionLease.run(() => undefined);
+        } catch (err) {
+          throw new Error(
+            `${nameOf(id)} is not logged in and could not be renewed (${codeOf(err)}): ${messageOf(err)}`,
+            { cause: err },
+          );
+        }
+        const info = await m.get(id);
+        if (!info) throw new Error(`${nameOf(id)} was deleted while leased`);
+        await use(info);
+        if (testInfo.status === testInfo.expectedStatus) return;
+        await explainFailure(m, authSessionLease, nameOf(id));
+      },
+      { timeout: renewTimeout },
+    ],
 
-    authSession: async ({ authSessionLease, storageState }, use) => {
-      void storageState; // validated first
+    storageState: async ({ authSessionLease, authSession }, use) => {
+      void authSession; // validated first
       const m = await manager();
-      const info = await m.get(authSessionLease.session.id);
-      if (!info) {
-        throw new Error(`${nameOf(authSessionLease.session.id)} was deleted while leased`);
-      }
-      await use(info);
+      const state = await m.exportState(authSessionLease.session.id);
+      await use({ cookies: state.cookies, origins: state.origins } as StorageStateOption);
     },
   };
+}
+
+/** Default of `renewTimeout`: 3 minutes. */
+const DEFAULT_RENEW_TIMEOUT = 180_000;
+
+/**
+ * After a failed test: throws an error saying so when the test ran logged out (the site ended the login
+ * meanwhile), after logging the session in again for the next tests. Says nothing when the login held.
+ */
+async function explainFailure(m: AuthSessionManager, lease: AuthSessionLease, name: string): Promise<void> {
+  const id = lease.session.id;
+  let refreshed = false;
+  const onRefreshed = (e: { session: AuthSessionInfo }) => {
+    if (e.session.id === id) refreshed = true;
+  };
+  m.on('refreshed', onRefreshed);
+  let renewError: unknown;
+  try {
+    await lease.run(() => undefined, { forceCheck: true });
+  } catch (err) {
+    renewError = err;
+  } finally {
+    m.off('refreshed', onRefreshed);
+  }
+  if (renewError !== undefined) {
+    throw new Error(
+      `This test ran logged out: ${name} is no longer logged in and could not be renewed ` +
+        `(${codeOf(renewError)}): ${messageOf(renewError)}`,
+      { cause: renewError },
+    );
+  }
+  if (refreshed) {
+    throw new Error(
+      `This test ran logged out: ${name} was no longer logged in when the test ended (the site ` +
+        'ended its login during the test); it has been logged in again for the next tests',
+    );
+  }
 }
 
 function isFactory(

@@ -32,7 +32,11 @@ interface JsonSuite {
     readonly tests: Array<{
       readonly projectName: string;
       readonly annotations?: JsonAnnotation[];
-      readonly results: Array<{ readonly status: string; readonly annotations?: JsonAnnotation[] }>;
+      readonly results: Array<{
+        readonly status: string;
+        readonly annotations?: JsonAnnotation[];
+        readonly errors?: Array<{ readonly message?: string }>;
+      }>;
     }>;
   }>;
 }
@@ -53,6 +57,25 @@ function accountsByProject(report: JsonReport): Map<string, string[]> {
         for (const note of notes) {
           if (note.type !== 'account' || !note.description) continue;
           out.set(test.projectName, [...(out.get(test.projectName) ?? []), note.description]);
+        }
+      }
+    }
+    for (const child of suite.suites ?? []) walk(child);
+  };
+  for (const suite of report.suites) walk(suite);
+  return out;
+}
+
+/** Each run that did not pass: project, title, status and Playwright's error messages. */
+function failuresOf(report: JsonReport): string[] {
+  const out: string[] = [];
+  const walk = (suite: JsonSuite) => {
+    for (const spec of suite.specs ?? []) {
+      for (const test of spec.tests) {
+        for (const result of test.results) {
+          if (result.status === 'passed' || result.status === 'skipped') continue;
+          const errors = (result.errors ?? []).map((e) => e.message ?? '').join('\n');
+          out.push(`[${test.projectName}] ${spec.title}: ${result.status}\n${errors}`);
         }
       }
     }
@@ -109,7 +132,7 @@ describe.runIf(process.platform === 'linux')('auth-sessions/playwright with Play
     const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
     clearTimeout(killer);
     const json = JSON.parse(readFileSync(report, 'utf8')) as JsonReport;
-    expect({ code, stats: json.stats }, stderr).toMatchObject({
+    expect({ code, stats: json.stats }, [stderr, ...failuresOf(json)].join('\n')).toMatchObject({
       code: 0,
       stats: { expected: 19, unexpected: 0, flaky: 0 },
     });

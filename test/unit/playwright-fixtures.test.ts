@@ -3,7 +3,7 @@
  * after it), on the fake browser: the real run through `npx playwright test` is test/e2e/playwright-fixtures.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AuthSessionLease } from '../../src/index.js';
+import type { AuthSessionInfo, AuthSessionLease } from '../../src/index.js';
 import { authSessionFixtures } from '../../src/playwright/index.js';
 import { expectCode } from '../shared.js';
 import { type Harness, harness } from './helpers.js';
@@ -43,6 +43,26 @@ async function pool(n: number): Promise<void> {
 const passed = { status: 'passed', expectedStatus: 'passed' };
 const failed = { status: 'failed', expectedStatus: 'passed' };
 
+type State = { cookies: Array<{ name: string; value: string }> };
+
+/** One test as Playwright sets it up: `authSession` (validation), then `storageState` from it, then `body`. */
+function oneTest(
+  fixtures: ReturnType<typeof authSessionFixtures>,
+  lease: AuthSessionLease,
+  body: (state: State, info: AuthSessionInfo) => Promise<void> | void,
+  info: object = passed,
+): Promise<void> {
+  return runFixture<AuthSessionInfo>(
+    fixtures.authSession,
+    { authSessionLease: lease },
+    (session) =>
+      runFixture<State>(fixtures.storageState, { authSessionLease: lease, authSession: session }, (state) =>
+        body(state, session),
+      ),
+    info,
+  );
+}
+
 describe('authSessionFixtures', () => {
   it('each worker leases its own account for its life, released when the worker ends', async () => {
     await pool(2);
@@ -66,25 +86,38 @@ describe('authSessionFixtures', () => {
     await pool(1);
     const fixtures = authSessionFixtures({ manager: h.manager, auth: 'site' });
     await runFixture<AuthSessionLease>(fixtures.authSessionLease, {}, async (lease) => {
-      const states: Array<{ cookies: Array<{ name: string; value: string }> }> = [];
-      const oneTest = () =>
-        runFixture<{ cookies: Array<{ name: string; value: string }> }>(
-          fixtures.storageState,
-          { authSessionLease: lease },
-          (state) => void states.push(state),
-          passed,
-        );
-      await oneTest();
+      const states: State[] = [];
+      const sessions: AuthSessionInfo[] = [];
+      const record = (state: State, info: AuthSessionInfo) => {
+        states.push(state);
+        sessions.push(info);
+      };
+      await oneTest(fixtures, lease, record);
       expect(h.site.counters.logins).toBe(1);
       h.site.expireSessions();
-      await oneTest();
-      await oneTest();
+      await oneTest(fixtures, lease, record);
+      await oneTest(fixtures, lease, record);
       expect(h.site.counters.logins).toBe(2); // one refresh, by the holder
       expect(states).toHaveLength(3);
       expect(states[0]!.cookies.length).toBeGreaterThan(0);
       expect(states[1]!.cookies).not.toEqual(states[0]!.cookies);
-      await runFixture(fixtures.authSession, { authSessionLease: lease, storageState: states[2] }, (info) => {
-        expect(info).toMatchObject({ id: 's1', state: 'active' });
+      expect(sessions[2]).toMatchObject({ id: 's1', state: 'active' });
+    });
+  });
+
+  it('the check and a login again run under their own fixture timeout, not the test’s', async () => {
+    await pool(1);
+    const defaults = authSessionFixtures({ manager: h.manager, auth: 'site' });
+    expect(defaults.authSession).toMatchObject([expect.any(Function), { timeout: 180_000 }]);
+    // storageState only reads what authSession validated: nothing slow is left in the test's own time.
+    expect(typeof defaults.storageState).toBe('function');
+    const custom = authSessionFixtures({ manager: h.manager, auth: 'site', renewTimeout: 600_000 });
+    expect(custom.authSession).toMatchObject([expect.any(Function), { timeout: 600_000 }]);
+    await runFixture<AuthSessionLease>(defaults.authSessionLease, {}, async (lease) => {
+      h.site.expireSessions();
+      // The refresh happens in authSession's setup: done before storageState (the test's time) starts.
+      await runFixture<AuthSessionInfo>(defaults.authSession, { authSessionLease: lease }, async () => {
+        expect(h.site.counters.logins).toBe(2);
       });
     });
   });
@@ -93,17 +126,13 @@ describe('authSessionFixtures', () => {
     await pool(1);
     const fixtures = authSessionFixtures({ manager: h.manager, auth: 'site', labels: { pool: 'e2e' } });
     await runFixture<AuthSessionLease>(fixtures.authSessionLease, {}, async (lease) => {
-      const ranLoggedOut = runFixture(
-        fixtures.storageState,
-        { authSessionLease: lease },
-        () => h.site.logoutAll(), // the site ends the login during the test
-        failed,
-      );
+      // The site ends the login during the test.
+      const ranLoggedOut = oneTest(fixtures, lease, () => h.site.logoutAll(), failed);
       await expect(ranLoggedOut).rejects.toThrow(
         /This test ran logged out: auth session "s1" \(auth "site", labels pool=e2e\)/,
       );
       // A failure that had nothing to do with the login says nothing more.
-      await runFixture(fixtures.storageState, { authSessionLease: lease }, () => {}, failed);
+      await oneTest(fixtures, lease, () => {}, failed);
       expect(h.site.counters.logins).toBe(2);
     });
   });
@@ -119,7 +148,7 @@ describe('authSessionFixtures', () => {
       auth: 'site',
     });
     await runFixture<AuthSessionLease>(fixtures.authSessionLease, {}, async (lease) => {
-      await runFixture(fixtures.storageState, { authSessionLease: lease }, () => {}, passed);
+      await oneTest(fixtures, lease, () => {});
     });
     expect(made).toBe(1);
     await expectCode(h.manager.get('s1'), 'CLOSED');
@@ -128,5 +157,8 @@ describe('authSessionFixtures', () => {
   it('refuses bad options', () => {
     expect(() => authSessionFixtures({ manager: {} as never, auth: 'site' })).toThrow(/"manager"/);
     expect(() => authSessionFixtures({ manager: () => h.manager, auth: '' })).toThrow(/"auth"/);
+    expect(() => authSessionFixtures({ manager: () => h.manager, auth: 'site', renewTimeout: 0 })).toThrow(
+      /"renewTimeout" must be a number of milliseconds/,
+    );
   });
 });
