@@ -1,9 +1,48 @@
 import type { BrowserContextOptions } from 'playwright-core';
 import type { ContextRequest, DeviceProfile, ProxySettings } from './provider.js';
 
+/**
+ * Every context option a caller's Playwright setup could fill in for the library. Playwright Test, while a
+ * test runs, gives each new context of its worker the test's `use` options for every key the call leaves out
+ * (its `storageState`, proxy, extra headers, base URL…), and the library's contexts are made through the
+ * same Playwright. Naming each key, `undefined` when the library has nothing to set, keeps its contexts
+ * exactly what it asked for: a login for one account never starts from another's test state.
+ */
+const OWNED_KEYS = [
+  'acceptDownloads',
+  'baseURL',
+  'bypassCSP',
+  'clientCertificates',
+  'colorScheme',
+  'contrast',
+  'deviceScaleFactor',
+  'extraHTTPHeaders',
+  'forcedColors',
+  'geolocation',
+  'hasTouch',
+  'httpCredentials',
+  'ignoreHTTPSErrors',
+  'isMobile',
+  'javaScriptEnabled',
+  'locale',
+  'offline',
+  'permissions',
+  'proxy',
+  'recordHar',
+  'recordVideo',
+  'reducedMotion',
+  'screen',
+  'serviceWorkers',
+  'storageState',
+  'strictSelectors',
+  'timezoneId',
+  'userAgent',
+  'viewport',
+] as const satisfies readonly (keyof BrowserContextOptions)[];
+
 /** Playwright's options for a new context from what the library asks for: the state, proxy and device. */
 export function contextOptions(request: ContextRequest): BrowserContextOptions {
-  const options: BrowserContextOptions = {};
+  const options: BrowserContextOptions = Object.fromEntries(OWNED_KEYS.map((key) => [key, undefined]));
   if (request.state) {
     // Playwright restores IndexedDB from `origins[].indexedDB` although its public type does not list it.
     options.storageState = {
