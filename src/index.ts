@@ -1,4 +1,5 @@
-export { ChromiumProvider, type ChromiumProviderOptions } from './browser/chromium.js';
+export { ChromiumProvider } from './browser/chromium.js';
+export type { ChromiumProviderOptions } from './browser/chromium-options.js';
 export type {
   BrowserProvider,
   BrowserProviderStats,

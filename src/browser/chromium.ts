@@ -3,6 +3,7 @@ import { chromium } from 'playwright-core';
 import { durationOption } from '../duration.js';
 import { AuthSessionError } from '../errors.js';
 import { StateCapture } from './capture.js';
+import type { ChromiumProviderOptions } from './chromium-options.js';
 import { contextOptions } from './context-options.js';
 import { findChromium } from './find-executable.js';
 import { stripUrlCredentials } from './network-errors.js';
@@ -17,51 +18,6 @@ import { sessionStorageInitScript } from './session-storage.js';
 import { raceAbort, Slots } from './slots.js';
 import type { BrowserState } from './state.js';
 import { withTimeout } from './with-timeout.js';
-
-/**
- * Options of {@link ChromiumProvider}.
- *
- * @example
- * ```ts
- * const provider = new ChromiumProvider({ maxContexts: 2, args: ['--lang=de-DE'] });
- * ```
- */
-export interface ChromiumProviderOptions {
-  /**
-   * The Chromium or Chrome to launch.
-   * @default found by `findChromium`: `AUTH_SESSIONS_CHROMIUM`, Playwright's own install, then the system browser
-   */
-  readonly executablePath?: string;
-  /**
-   * Run without a window. A request with `headless: false` (the recorder) still gets a visible browser, launched
-   * separately when first needed.
-   * @default true
-   */
-  readonly headless?: boolean;
-  /**
-   * Extra command-line arguments, added after the provider's own (`--disable-gpu`, `--no-first-run`, …, and
-   * `--no-sandbox` when running as root).
-   * @default []
-   */
-  readonly args?: readonly string[];
-  /**
-   * Contexts open at once; further requests wait in FIFO order. Measured on 2 cores: more contexts than this
-   * only thrash the CPU until navigations time out.
-   * @default 4
-   */
-  readonly maxContexts?: number;
-  /**
-   * Bound on launching the browser, in milliseconds.
-   * @default 30000
-   */
-  readonly launchTimeoutMs?: number;
-  /**
-   * Further options for playwright-core's `chromium.launch`. `headless`, `executablePath` and `timeout` come
-   * from the options above; `args` are merged with the provider's own.
-   * @default {}
-   */
-  readonly launchOptions?: Omit<LaunchOptions, 'headless' | 'executablePath' | 'timeout'>;
-}
 
 type Mode = 'headless' | 'headed';
 
@@ -112,6 +68,8 @@ export class ChromiumProvider implements BrowserProvider {
   readonly #launchTimeoutMs: number;
   readonly #launchOptions: Omit<LaunchOptions, 'headless' | 'executablePath' | 'timeout'>;
   readonly #slots: Slots;
+  /** The caller's browser (`browser` option): used for every request, never launched or closed here. */
+  readonly #given: Browser | undefined;
   readonly #launches = new Map<Mode, Launch>();
   readonly #leases = new Set<ChromiumLease>();
   readonly #pages = new Set<Page>();
@@ -135,6 +93,25 @@ export class ChromiumProvider implements BrowserProvider {
     if (typeof launchOptions !== 'object' || launchOptions === null) {
       throw invalidOption('launchOptions', 'must be an object');
     }
+    const given = options.browser;
+    if (given !== undefined) {
+      if (typeof given?.newContext !== 'function' || typeof given.isConnected !== 'function') {
+        throw invalidOption(
+          'browser',
+          "must be a Playwright Browser (e.g. Playwright Test's `browser` fixture)",
+        );
+      }
+      const launching = (
+        ['executablePath', 'headless', 'args', 'launchTimeoutMs', 'launchOptions'] as const
+      ).filter((name) => options[name] !== undefined);
+      if (launching.length > 0) {
+        throw invalidOption(
+          'browser',
+          `cannot be combined with ${launching.map((name) => `\`${name}\``).join(', ')}: those describe a launch, and a given browser is not launched`,
+        );
+      }
+    }
+    this.#given = given;
     executablePaths.set(this, executablePath);
     this.#headless = headless;
     this.#launchTimeoutMs = launchTimeoutMs;
@@ -157,7 +134,7 @@ export class ChromiumProvider implements BrowserProvider {
    */
   async newContext(request: ContextRequest = {}): Promise<ContextLease> {
     this.#assertOpen();
-    const mode: Mode = (request.headless ?? this.#headless) ? 'headless' : 'headed';
+    const mode: Mode = this.#given || (request.headless ?? this.#headless) ? 'headless' : 'headed';
     if (mode === 'headed') assertDisplay();
     const { signal } = request;
     const release = await this.#slots.acquire(signal);
@@ -270,7 +247,8 @@ export class ChromiumProvider implements BrowserProvider {
   /** A readable summary in the REPL. */
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     const s = this.stats();
-    const state = this.#closing ? 'closed' : this.#launches.size > 0 ? 'running' : 'idle';
+    const running = this.#launches.size > 0 || this.#given?.isConnected() === true;
+    const state = this.#closing ? 'closed' : running ? 'running' : 'idle';
     return `ChromiumProvider { ${state}, openContexts: ${s.openContexts}, openPages: ${s.openPages}, waiting: ${s.waiting}, contextsOpened: ${s.contextsOpened} }`;
   }
 
@@ -297,6 +275,16 @@ export class ChromiumProvider implements BrowserProvider {
 
   /** The browser for `mode`, launched on first use; one launch however many callers ask at once. */
   #browser(mode: Mode): Promise<Browser> {
+    if (this.#given) {
+      if (this.#given.isConnected()) return Promise.resolve(this.#given);
+      return Promise.reject(
+        new AuthSessionError(
+          'BROWSER_UNAVAILABLE',
+          'The browser given to ChromiumProvider (`browser` option) is closed or has crashed; the provider does ' +
+            'not launch another. Make a new provider with a connected browser, or one without `browser`.',
+        ),
+      );
+    }
     const current = this.#launches.get(mode);
     if (current && (current.browser === undefined || current.browser.isConnected())) return current.promise;
     const launch: Launch = { promise: this.#launch(mode), browser: undefined };

@@ -1,8 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ChromiumProvider } from '../../src/browser/chromium.js';
+import { findChromium } from '../../src/browser/find-executable.js';
 import { classifyNetworkError, toInfrastructureError } from '../../src/browser/network-errors.js';
 import type { ContextLease } from '../../src/browser/provider.js';
 import type { BrowserState } from '../../src/browser/state.js';
@@ -248,6 +250,34 @@ describe.runIf(process.platform === 'linux')('ChromiumProvider against a local s
       expect(broken.stats()).toMatchObject({ openContexts: 0, waiting: 0 });
     } finally {
       await broken.close();
+    }
+  });
+
+  it('over a browser the caller launched: contexts open in it, close() leaves it running, no relaunch once it is gone', async () => {
+    const browser = await chromium.launch({
+      executablePath: findChromium(),
+      args: ['--no-sandbox', '--disable-gpu'],
+    });
+    const borrowed = new ChromiumProvider({ browser, maxContexts: 1 });
+    try {
+      const lease = await borrowed.newContext({ state });
+      expect(lease.context.browser()).toBe(browser);
+      expect(await pageValue<string>(lease, `${site}/read`, 'window.__cookie')).toContain(
+        'sid=cookie-secret',
+      );
+      await lease.close();
+      await borrowed.close();
+      expect(browser.isConnected()).toBe(true);
+      expect(browser.contexts()).toEqual([]);
+
+      const after = new ChromiumProvider({ browser });
+      await browser.close();
+      await expect(after.newContext({})).rejects.toMatchObject({ code: 'BROWSER_UNAVAILABLE' });
+      expect(after.stats()).toMatchObject({ openContexts: 0, waiting: 0, contextsOpened: 0 });
+      await after.close();
+    } finally {
+      await borrowed.close();
+      await browser.close();
     }
   });
 
