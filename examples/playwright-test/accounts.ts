@@ -3,6 +3,7 @@
  * worker makes over the same store (a SQLite file) and key.
  */
 import { join } from 'node:path';
+import type { Browser } from '@playwright/test';
 import { AuthSessionManager, ChromiumProvider } from 'auth-sessions';
 import { demoSiteAuth } from '../demo-auth.js';
 
@@ -32,10 +33,12 @@ export const ACCOUNTS = [
  * One manager per process (Playwright's runner and each worker). The store is a SQLite file every worker
  * shares; the key comes from `AUTH_SESSIONS_KEY` (or a key file next to the store).
  */
-export function makeManager(): AuthSessionManager {
+export function makeManager(browser?: Browser): AuthSessionManager {
   return new AuthSessionManager({
     auths: [demoSiteAuth(SITE_URL)],
     dataDir: process.env.AUTH_SESSIONS_DIR ?? join(import.meta.dirname, '.auth-sessions'),
-    browser: new ChromiumProvider({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, maxContexts: 2 }),
+    // A worker passes its Playwright `browser`: the checks and logins run in the browser its tests use.
+    // Without one (globalSetup), the manager launches Chromium itself and closes it when it is closed.
+    ...(browser ? { browser: new ChromiumProvider({ browser, maxContexts: 2 }) } : {}),
   });
 }

@@ -9,7 +9,7 @@ import { makeManager } from './accounts.js';
 
 export const test = base.extend<AuthSessionTestFixtures, AuthSessionWorkerFixtures>(
   authSessionFixtures({
-    manager: makeManager,
+    manager: ({ browser }) => makeManager(browser),
     auth: 'demo-site',
     labels: { pool: 'e2e' },
     lease: { ttlMs: 30_000, waitMs: 60_000 },

@@ -1,4 +1,5 @@
 import type {
+  Browser,
   Fixtures,
   PlaywrightTestArgs,
   PlaywrightTestOptions,
@@ -27,11 +28,13 @@ import type { AuthSessionInfo } from '../session/info.js';
 export interface AuthSessionFixturesOptions {
   /**
    * The manager, or a function that makes one. A function is called once per worker process, on the first
-   * test that needs it, and its manager is closed when the worker ends; a manager given as is stays open.
-   * Every worker must reach the same sessions: the same store (the default SQLite file in the same
-   * `dataDir`, or Redis, PostgreSQL) and the same key.
+   * test that needs it, with the worker's Playwright `browser`, and its manager is closed when the worker
+   * ends; a manager given as is stays open. Pass that browser to the manager's provider
+   * (`new ChromiumProvider({ browser })`) and the checks and logins run in the browser the tests use,
+   * instead of a second Chromium per worker. Every worker must reach the same sessions: the same store (the
+   * default SQLite file in the same `dataDir`, or Redis, PostgreSQL) and the same key.
    */
-  readonly manager: AuthSessionManager | (() => AuthSessionManager | Promise<AuthSessionManager>);
+  readonly manager: AuthSessionManager | AuthSessionManagerFactory;
   /** The auth whose sessions the workers lease (one per worker). */
   readonly auth: string;
   /** Only sessions carrying all of these labels. */
@@ -52,6 +55,20 @@ export interface AuthSessionFixturesOptions {
    */
   readonly renewTimeout?: number;
 }
+
+/**
+ * Makes a worker's manager, given the worker's Playwright `browser`.
+ *
+ * @example
+ * ```ts
+ * const manager: AuthSessionManagerFactory = ({ browser }) =>
+ *   new AuthSessionManager({ auths: [crm], browser: new ChromiumProvider({ browser }) });
+ * ```
+ */
+export type AuthSessionManagerFactory = (worker: {
+  /** Playwright Test's worker-scoped `browser` fixture. */
+  readonly browser: Browser;
+}) => AuthSessionManager | Promise<AuthSessionManager>;
 
 /** Test-scoped fixtures of {@link authSessionFixtures}. */
 export interface AuthSessionTestFixtures {
@@ -124,9 +141,12 @@ export function authSessionFixtures(options: AuthSessionFixturesOptions): AuthSe
     DEFAULT_RENEW_TIMEOUT;
   const owned = isFactory(options.manager);
   let made: Promise<AuthSessionManager> | undefined;
-  const manager = (): Promise<AuthSessionManager> => {
+  /** The worker's manager: made by the lease fixture (the first to ask, with the browser), then shared. */
+  const manager = (browser?: Browser): Promise<AuthSessionManager> => {
     const given = options.manager;
-    made ??= isFactory(given) ? Promise.resolve(given()) : Promise.resolve(given);
+    made ??= isFactory(given)
+      ? Promise.resolve().then(() => given({ browser: browser as Browser }))
+      : Promise.resolve(given);
     return made;
   };
   const nameOf = (id: string) => {
@@ -134,22 +154,22 @@ export function authSessionFixtures(options: AuthSessionFixturesOptions): AuthSe
     return `auth session "${id}" (auth "${auth}"${parts.length ? `, labels ${parts.join(', ')}` : ''})`;
   };
 
+  const holdLease = async (m: AuthSessionManager, use: (lease: AuthSessionLease) => Promise<void>) => {
+    const lease = await m.lease({ auth, ...(labels === undefined ? {} : { labels }) }, { ...leaseOptions });
+    try {
+      await use(lease);
+    } finally {
+      await lease.release();
+      if (owned) await m.close();
+    }
+  };
+
   return {
     authSessionLease: [
-      // biome-ignore lint/correctness/noEmptyPattern: Playwright reads the fixtures a fixture uses from this pattern.
-      async ({}, use) => {
-        const m = await manager();
-        const lease = await m.lease(
-          { auth, ...(labels === undefined ? {} : { labels }) },
-          { ...leaseOptions },
-        );
-        try {
-          await use(lease);
-        } finally {
-          await lease.release();
-          if (owned) await m.close();
-        }
-      },
+      owned
+        ? async ({ browser }, use) => holdLease(await manager(browser), use)
+        : // biome-ignore lint/correctness/noEmptyPattern: Playwright reads the fixtures a fixture uses from this pattern.
+          async ({}, use) => holdLease(await manager(), use),
       { scope: 'worker', timeout: (leaseOptions.waitMs ?? 60_000) + 60_000 },
     ],
 
@@ -222,9 +242,7 @@ async function explainFailure(m: AuthSessionManager, lease: AuthSessionLease, na
   }
 }
 
-function isFactory(
-  value: AuthSessionFixturesOptions['manager'],
-): value is () => AuthSessionManager | Promise<AuthSessionManager> {
+function isFactory(value: AuthSessionFixturesOptions['manager']): value is AuthSessionManagerFactory {
   return typeof value === 'function';
 }
 

@@ -20,6 +20,7 @@
 export {
   type AuthSessionFixtures,
   type AuthSessionFixturesOptions,
+  type AuthSessionManagerFactory,
   type AuthSessionTestFixtures,
   type AuthSessionWorkerFixtures,
   authSessionFixtures,

@@ -137,21 +137,39 @@ describe('authSessionFixtures', () => {
     });
   });
 
-  it('a manager made by a function is made once per worker and closed with it', async () => {
+  it('a manager made by a function gets the worker’s browser, is made once per worker and closed with it', async () => {
     await pool(1);
-    let made = 0;
+    const workerBrowser = { name: 'the worker’s Playwright browser' };
+    const given: unknown[] = [];
     const fixtures = authSessionFixtures({
-      manager: () => {
-        made++;
+      manager: ({ browser }) => {
+        given.push(browser);
         return h.manager;
       },
       auth: 'site',
     });
-    await runFixture<AuthSessionLease>(fixtures.authSessionLease, {}, async (lease) => {
-      await oneTest(fixtures, lease, () => {});
-    });
-    expect(made).toBe(1);
+    // Playwright reads a fixture's dependencies from its parameter pattern: the factory's lease asks for `browser`.
+    expect(String((fixtures.authSessionLease as unknown[])[0])).toMatch(/\(\{ browser \}/);
+    await runFixture<AuthSessionLease>(
+      fixtures.authSessionLease,
+      { browser: workerBrowser },
+      async (lease) => {
+        await oneTest(fixtures, lease, () => {});
+        await oneTest(fixtures, lease, () => {});
+      },
+    );
+    expect(given).toEqual([workerBrowser]);
     await expectCode(h.manager.get('s1'), 'CLOSED');
+  });
+
+  it('a manager given as it is does not ask Playwright for a browser, and stays open', async () => {
+    await pool(1);
+    const fixtures = authSessionFixtures({ manager: h.manager, auth: 'site' });
+    expect(String((fixtures.authSessionLease as unknown[])[0])).not.toMatch(/browser/);
+    await runFixture<AuthSessionLease>(fixtures.authSessionLease, {}, (lease) =>
+      oneTest(fixtures, lease, () => {}),
+    );
+    await expect(h.manager.get('s1')).resolves.toMatchObject({ id: 's1' });
   });
 
   it('refuses bad options', () => {
