@@ -155,7 +155,14 @@ export function authSessionFixtures(options: AuthSessionFixturesOptions): AuthSe
   };
 
   const holdLease = async (m: AuthSessionManager, use: (lease: AuthSessionLease) => Promise<void>) => {
-    const lease = await m.lease({ auth, ...(labels === undefined ? {} : { labels }) }, { ...leaseOptions });
+    let lease: AuthSessionLease;
+    try {
+      lease = await m.lease({ auth, ...(labels === undefined ? {} : { labels }) }, { ...leaseOptions });
+    } catch (err) {
+      // No account for this worker (LEASE_TIMEOUT…): the worker fails, and the manager it made goes with it.
+      if (owned) await m.close();
+      throw err;
+    }
     try {
       await use(lease);
     } finally {

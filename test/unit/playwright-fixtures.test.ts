@@ -162,6 +162,18 @@ describe('authSessionFixtures', () => {
     await expectCode(h.manager.get('s1'), 'CLOSED');
   });
 
+  it('a worker that finds no free account fails with LEASE_TIMEOUT and closes the manager it made', async () => {
+    await pool(1);
+    const taken = await h.manager.lease({ auth: 'site' });
+    const fixtures = authSessionFixtures({ manager: () => h.manager, auth: 'site', lease: { waitMs: 0 } });
+    await expectCode(
+      runFixture(fixtures.authSessionLease, { browser: {} }, () => {}),
+      'LEASE_TIMEOUT',
+    );
+    await expectCode(h.manager.get('s1'), 'CLOSED');
+    await taken.release();
+  });
+
   it('a manager given as it is does not ask Playwright for a browser, and stays open', async () => {
     await pool(1);
     const fixtures = authSessionFixtures({ manager: h.manager, auth: 'site' });
