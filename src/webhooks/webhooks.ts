@@ -205,16 +205,22 @@ export class Webhooks {
     const nextAt = Math.min(after + retryDelay(attempts, this.#d.random), entry.deadline);
     const next: OutboxEntry = { ...unclaimed, attempts, nextAt, lastError: outcome.reason };
     if ((await this.#outbox.swap(claimed, next)) === undefined) return;
-    this.#later(key, nextAt - after);
+    this.#later(key, nextAt);
   }
 
-  /** Attempts `key` again after `ms` (in this process; every other one finds it by scanning). */
-  #later(key: string, ms: number): void {
+  /**
+   * Attempts `key` again at `at` (in this process; every other one finds it by scanning). The delay is taken
+   * now, after the entry was written: time the write took does not push the retry back.
+   */
+  #later(key: string, at: number): void {
     if (this.#stopped) return;
-    const timer = this.#d.clock.setTimeout(() => {
-      this.#timers.delete(timer);
-      void this.#attempt(key);
-    }, ms);
+    const timer = this.#d.clock.setTimeout(
+      () => {
+        this.#timers.delete(timer);
+        void this.#attempt(key);
+      },
+      Math.max(0, at - this.#d.clock.now()),
+    );
     this.#timers.add(timer);
   }
 

@@ -83,6 +83,17 @@ async function setup(
 /** Waits for real I/O (HTTP to the local receiver, store calls); fake time does not move. */
 const until = (fn: () => unknown | Promise<unknown>) => vi.waitFor(fn, { timeout: 10_000, interval: 5 });
 
+/**
+ * `until` after moving the fake clock: an attempt sets its retry timer once its outcome is written, and a
+ * test that saw the write may move the clock before the timer is set. The retry is due at an absolute time,
+ * so that timer is then due at once; `advance(0)` on each poll fires it.
+ */
+const untilAfterAdvance = (clock: { advance(ms: number): void }, fn: () => unknown | Promise<unknown>) =>
+  until(() => {
+    clock.advance(0);
+    return fn();
+  });
+
 describe('webhooks option', () => {
   const secret = newWebhookSecret();
   const invalid = (webhooks: unknown) => {
@@ -301,7 +312,7 @@ describe('retries', () => {
       [4, retryDelay(3, () => 0.999)],
     ] as const) {
       h.clock.advance(delay);
-      await until(() => expect(h.receiver.received).toHaveLength(n));
+      await untilAfterAdvance(h.clock, () => expect(h.receiver.received).toHaveLength(n));
       if (n < 4) {
         await until(async () =>
           expect(await h.outbox()).toEqual([expect.objectContaining({ attempts: n, lastError: 'HTTP 500' })]),
@@ -326,7 +337,7 @@ describe('retries', () => {
       ]),
     );
     h.clock.advance(retryDelay(1, () => 0.999));
-    await until(async () => expect(await h.outbox()).toEqual([]));
+    await untilAfterAdvance(h.clock, async () => expect(await h.outbox()).toEqual([]));
     expect(h.receiver.delivered().size).toBe(1);
     expect(h.receiver.received.map((r) => r.id)).toEqual([
       h.receiver.received[0]!.id,
@@ -342,7 +353,7 @@ describe('retries', () => {
     expect(url).toContain('127.0.0.1');
     let attempts = 0;
     for (let round = 0; round < 30; round++) {
-      await until(async () => {
+      await untilAfterAdvance(h.clock, async () => {
         const [entry] = await h.outbox();
         expect(entry === undefined || (entry.attempts > attempts && entry.claim === undefined)).toBe(true);
       });
