@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { ChromiumProvider, chromiumExecutable } from './browser/chromium.js';
+import { ChromiumProvider, chromiumExecutable, givenBrowser } from './browser/chromium.js';
 import type { BrowserProvider, DeviceProfile } from './browser/provider.js';
 import { AuthSessionError } from './errors.js';
 import { deviceSchema, type SessionRecord } from './session/record.js';
@@ -177,7 +177,8 @@ const versions = new Map<string, Promise<number | undefined>>();
 
 /**
  * The major version of the Chromium a provider launches, when it can tell: a provider with a
- * `browserVersion()` method is asked; for the default {@link ChromiumProvider} the executable it launches
+ * `browserVersion()` method is asked; a {@link ChromiumProvider} given a `browser` asks that browser; for the
+ * default {@link ChromiumProvider} the executable it launches
  * (its `executablePath` option, else what `findChromium` finds) is asked with `--version` (once per process
  * and executable, bounded to 3 s; not on Windows, where that flag opens a window). `undefined` when unknown.
  *
@@ -195,7 +196,11 @@ export async function detectChromeMajor(provider: BrowserProvider): Promise<numb
       return undefined;
     }
   }
-  if (!(provider instanceof ChromiumProvider) || process.platform === 'win32') return undefined;
+  if (!(provider instanceof ChromiumProvider)) return undefined;
+  // A browser given to the provider says its own version (the executable findChromium finds may be another).
+  const given = givenBrowser(provider);
+  if (given) return parseMajor(given.version());
+  if (process.platform === 'win32') return undefined;
   let path: string;
   try {
     path = chromiumExecutable(provider);

@@ -112,6 +112,7 @@ export class ChromiumProvider implements BrowserProvider {
       }
     }
     this.#given = given;
+    if (given !== undefined) givenBrowsers.set(this, given);
     executablePaths.set(this, executablePath);
     this.#headless = headless;
     this.#launchTimeoutMs = launchTimeoutMs;
@@ -464,6 +465,14 @@ function firstLine(err: unknown): string {
 }
 
 function noop(): void {}
+
+/** The `browser` option of each provider that has one, for {@link givenBrowser}. */
+const givenBrowsers = new WeakMap<ChromiumProvider, Browser>();
+
+/** The browser a provider was given (`browser` option), if any: its version is the one to present. */
+export function givenBrowser(provider: ChromiumProvider): Browser | undefined {
+  return givenBrowsers.get(provider);
+}
 
 /** The `executablePath` option of each provider, for {@link chromiumExecutable}. */
 const executablePaths = new WeakMap<ChromiumProvider, string | undefined>();

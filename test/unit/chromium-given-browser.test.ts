@@ -4,10 +4,15 @@
  */
 import type { Browser } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import { detectChromeMajor } from '../../src/device.js';
 import { ChromiumProvider } from '../../src/index.js';
 
 /** Enough of a Browser for the constructor (it only looks; nothing is opened here). */
-const browser = { newContext: async () => undefined, isConnected: () => true } as unknown as Browser;
+const browser = {
+  newContext: async () => undefined,
+  isConnected: () => true,
+  version: () => '131.0.6778.33',
+} as unknown as Browser;
 
 describe('ChromiumProvider over a given browser', () => {
   it('refuses options that describe a launch, naming them', () => {
@@ -30,5 +35,9 @@ describe('ChromiumProvider over a given browser', () => {
     expect(provider.stats()).toMatchObject({ openContexts: 0, contextsOpened: 0 });
     await provider.close();
     await expect(provider.newContext({})).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+
+  it('presents the given browser’s own version in device profiles, not the executable findChromium finds', async () => {
+    expect(await detectChromeMajor(new ChromiumProvider({ browser }))).toBe(131);
   });
 });
