@@ -68,13 +68,16 @@ export class ChromiumProvider implements BrowserProvider {
   readonly #launchTimeoutMs: number;
   readonly #launchOptions: Omit<LaunchOptions, 'headless' | 'executablePath' | 'timeout'>;
   readonly #slots: Slots;
-  /** The caller's browser (`browser` option): used for every request, never launched or closed here. */
-  readonly #given: Browser | undefined;
   readonly #launches = new Map<Mode, Launch>();
   readonly #leases = new Set<ChromiumLease>();
   readonly #pages = new Set<Page>();
   #contextsOpened = 0;
   #closing: Promise<void> | undefined;
+
+  /** The caller's browser (`browser` option): used for every request, never launched or closed here. */
+  get #given(): Browser | undefined {
+    return givenBrowsers.get(this);
+  }
 
   constructor(options: ChromiumProviderOptions = {}) {
     const { executablePath, headless = true, args = [], maxContexts = 4, launchTimeoutMs = 30_000 } = options;
@@ -111,7 +114,6 @@ export class ChromiumProvider implements BrowserProvider {
         );
       }
     }
-    this.#given = given;
     if (given !== undefined) givenBrowsers.set(this, given);
     executablePaths.set(this, executablePath);
     this.#headless = headless;
