@@ -160,6 +160,7 @@ async function main(): Promise<void> {
       ...(await benchPlaywright({
         pairs: full ? 40 : 24,
         pairsRun: full ? 100 : 48,
+        pairsFloor: full ? 100 : 48,
         warmup: full ? 4 : 3,
         items: [1, 2].filter(wanted) as (1 | 2)[],
         levers: full,
