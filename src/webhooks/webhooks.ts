@@ -79,9 +79,13 @@ export class Webhooks {
     this.#scanning = Promise.resolve().then(() => this.#scan());
   }
 
-  /** Resolves once every outbox write started so far has ended (never rejects). */
+  /**
+   * Resolves once every outbox write started so far has ended (never rejects). Writes that start meanwhile
+   * are not waited for: a call's own events are written (synchronously started) before it ends, so it need
+   * not wait for the events of the calls that keep running beside it.
+   */
   async settled(): Promise<void> {
-    while (this.#writes.size > 0) await Promise.all([...this.#writes]);
+    await Promise.all([...this.#writes]);
   }
 
   /**
@@ -93,7 +97,7 @@ export class Webhooks {
     if (this.#scanTimer !== undefined) this.#d.clock.clearTimeout(this.#scanTimer);
     for (const timer of this.#timers) this.#d.clock.clearTimeout(timer);
     this.#timers.clear();
-    await this.settled();
+    while (this.#writes.size > 0) await this.settled();
     await this.#scanning;
     while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight.values()]);
     for (const off of this.#unsubscribe) off();

@@ -422,6 +422,84 @@ describe('close()', () => {
   });
 });
 
+describe('settled()', () => {
+  it('waits for the writes started so far, not for those that keep starting beside it', async () => {
+    const clock = new FakeClock(Date.now());
+    const events = new EventBus();
+    const closed = new AbortController();
+    const keyring = new Keyring({ current: { kid: 'k1', key: Buffer.from(TEST_KEY, 'base64') } });
+    const store = storeAdapterFor(createMemoryStore());
+    // Each outbox write waits until the test lets it through (in order).
+    const gates: Array<() => void> = [];
+    const write: typeof store.write = async (key, value, ttlMs) => {
+      await new Promise<void>((resolve) => gates.push(resolve));
+      return store.write(key, value, ttlMs);
+    };
+    const gated = new Proxy(store, {
+      get(target, name) {
+        if (name === 'write') return write;
+        const value = Reflect.get(target, name, target) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const webhooks = new Webhooks({
+      // A receiver nobody listens on: delivery is not what this test is about (attempts fail and retry later).
+      endpoints: resolveWebhooks([{ url: 'http://127.0.0.1:9/hook', secret: newWebhookSecret() }]),
+      store: gated,
+      storeTimeoutMs: 60_000,
+      clock,
+      events,
+      closed: closed.signal,
+      keyring: async () => keyring,
+    });
+    // On a failure too: nothing left held at a gate.
+    cleanups.push(async () => {
+      for (const open of gates) open();
+      closed.abort();
+      await webhooks.close();
+    });
+    const session = {
+      id: 'busy-1',
+      auth: 'portal',
+      type: 'recorder' as const,
+      state: 'active' as const,
+      createdAt: new Date(clock.now()).toISOString(),
+      updatedAt: new Date(clock.now()).toISOString(),
+      labels: {},
+      revision: 1,
+    };
+    const expiresAt = new Date(clock.now() + 60_000).toISOString();
+    events.emit('expiring', { session, expiresAt });
+    await until(() => expect(gates).toHaveLength(1));
+    let done = false;
+    const settled = webhooks.settled().then(() => {
+      done = true;
+    });
+    // Another call's event starts its write meanwhile, and stays unwritten.
+    events.emit('expiring', { session, expiresAt });
+    await until(() => expect(gates).toHaveLength(2));
+    gates[0]!();
+    // Bounded (the store's own timeout is a minute): the late write is still held at its gate.
+    const outcome = await Promise.race([
+      settled.then(() => 'settled'),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2000)),
+    ]);
+    expect(outcome).toBe('settled');
+    expect(done).toBe(true);
+    // close() still waits for every write, the late one included.
+    closed.abort();
+    let closedDone = false;
+    const closing = webhooks.close().then(() => {
+      closedDone = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(closedDone).toBe(false);
+    gates[1]!();
+    await closing;
+    expect(closedDone).toBe(true);
+  });
+});
+
 describe('session.expiring', () => {
   it('maps the manager event `expiring` with its expiresAt', async () => {
     const secret = newWebhookSecret();
