@@ -9,6 +9,7 @@ import {
   type WebhookEndpoint,
 } from '../../src/index.js';
 import { EventBus } from '../../src/monitor/events.js';
+import type { StoreAdapter } from '../../src/store/contract.js';
 import { storeAdapterFor } from '../../src/store/registry.js';
 import { FakeBrowserProvider, FakeClock, FakeSite, fakeSiteAuth } from '../../src/testing/index.js';
 import { Keyring } from '../../src/vault/keyring.js';
@@ -422,12 +423,50 @@ describe('close()', () => {
   });
 });
 
+/**
+ * A `Webhooks` on its own (no manager): events are emitted on `events` by the test. Closed after the test
+ * (`beforeClose` first).
+ */
+function bareWebhooks(options: {
+  url: string;
+  secret: string;
+  store?: StoreAdapter;
+  storeTimeoutMs?: number;
+  beforeClose?: () => void;
+}) {
+  const clock = new FakeClock(Date.now());
+  const events = new EventBus();
+  const closed = new AbortController();
+  const keyring = new Keyring({ current: { kid: 'k1', key: Buffer.from(TEST_KEY, 'base64') } });
+  const webhooks = new Webhooks({
+    endpoints: resolveWebhooks([{ url: options.url, secret: options.secret }]),
+    store: options.store ?? storeAdapterFor(createMemoryStore()),
+    storeTimeoutMs: options.storeTimeoutMs ?? 10_000,
+    clock,
+    events,
+    closed: closed.signal,
+    keyring: async () => keyring,
+  });
+  cleanups.push(async () => {
+    options.beforeClose?.();
+    closed.abort();
+    await webhooks.close();
+  });
+  const session = {
+    id: 'rec-1',
+    auth: 'portal',
+    type: 'recorder' as const,
+    state: 'active' as const,
+    createdAt: new Date(clock.now()).toISOString(),
+    updatedAt: new Date(clock.now()).toISOString(),
+    labels: {},
+    revision: 1,
+  };
+  return { clock, events, closed, webhooks, session };
+}
+
 describe('settled()', () => {
   it('waits for the writes started so far, not for those that keep starting beside it', async () => {
-    const clock = new FakeClock(Date.now());
-    const events = new EventBus();
-    const closed = new AbortController();
-    const keyring = new Keyring({ current: { kid: 'k1', key: Buffer.from(TEST_KEY, 'base64') } });
     const store = storeAdapterFor(createMemoryStore());
     // Each outbox write waits until the test lets it through (in order).
     const gates: Array<() => void> = [];
@@ -442,32 +481,17 @@ describe('settled()', () => {
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
-    const webhooks = new Webhooks({
+    const { clock, events, closed, webhooks, session } = bareWebhooks({
       // A receiver nobody listens on: delivery is not what this test is about (attempts fail and retry later).
-      endpoints: resolveWebhooks([{ url: 'http://127.0.0.1:9/hook', secret: newWebhookSecret() }]),
+      url: 'http://127.0.0.1:9/hook',
+      secret: newWebhookSecret(),
       store: gated,
       storeTimeoutMs: 60_000,
-      clock,
-      events,
-      closed: closed.signal,
-      keyring: async () => keyring,
+      // On a failure too: nothing left held at a gate.
+      beforeClose: () => {
+        for (const open of gates) open();
+      },
     });
-    // On a failure too: nothing left held at a gate.
-    cleanups.push(async () => {
-      for (const open of gates) open();
-      closed.abort();
-      await webhooks.close();
-    });
-    const session = {
-      id: 'busy-1',
-      auth: 'portal',
-      type: 'recorder' as const,
-      state: 'active' as const,
-      createdAt: new Date(clock.now()).toISOString(),
-      updatedAt: new Date(clock.now()).toISOString(),
-      labels: {},
-      revision: 1,
-    };
     const expiresAt = new Date(clock.now() + 60_000).toISOString();
     events.emit('expiring', { session, expiresAt });
     await until(() => expect(gates).toHaveLength(1));
@@ -480,10 +504,14 @@ describe('settled()', () => {
     await until(() => expect(gates).toHaveLength(2));
     gates[0]!();
     // Bounded (the store's own timeout is a minute): the late write is still held at its gate.
+    let bound: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
       settled.then(() => 'settled'),
-      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2000)),
+      new Promise((resolve) => {
+        bound = setTimeout(() => resolve('still waiting'), 2000);
+      }),
     ]);
+    clearTimeout(bound);
     expect(outcome).toBe('settled');
     expect(done).toBe(true);
     // close() still waits for every write, the late one included.
@@ -504,36 +532,8 @@ describe('session.expiring', () => {
   it('maps the manager event `expiring` with its expiresAt', async () => {
     const secret = newWebhookSecret();
     const receiver = await startReceiver(secret);
-    const clock = new FakeClock(Date.now());
-    const events = new EventBus();
-    const closed = new AbortController();
-    const keyring = new Keyring({ current: { kid: 'k1', key: Buffer.from(TEST_KEY, 'base64') } });
-    const webhooks = new Webhooks({
-      endpoints: resolveWebhooks([{ url: receiver.url, secret }]),
-      store: storeAdapterFor(createMemoryStore()),
-      storeTimeoutMs: 10_000,
-      clock,
-      events,
-      closed: closed.signal,
-      keyring: async () => keyring,
-    });
-    cleanups.push(
-      () => receiver.close(),
-      async () => {
-        closed.abort();
-        await webhooks.close();
-      },
-    );
-    const session = {
-      id: 'rec-1',
-      auth: 'portal',
-      type: 'recorder' as const,
-      state: 'active' as const,
-      createdAt: new Date(clock.now()).toISOString(),
-      updatedAt: new Date(clock.now()).toISOString(),
-      labels: {},
-      revision: 1,
-    };
+    cleanups.push(() => receiver.close());
+    const { clock, events, webhooks, session } = bareWebhooks({ url: receiver.url, secret });
     const expiresAt = new Date(clock.now() + 10 * 60_000).toISOString();
     events.emit('expiring', { session, expiresAt });
     await webhooks.settled();
