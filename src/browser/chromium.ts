@@ -113,8 +113,8 @@ export class ChromiumProvider implements BrowserProvider {
           `cannot be combined with ${launching.map((name) => `\`${name}\``).join(', ')}: those describe a launch, and a given browser is not launched`,
         );
       }
+      givenBrowsers.set(this, given);
     }
-    if (given !== undefined) givenBrowsers.set(this, given);
     executablePaths.set(this, executablePath);
     this.#headless = headless;
     this.#launchTimeoutMs = launchTimeoutMs;

@@ -40,9 +40,14 @@ const OWNED_KEYS = [
   'viewport',
 ] as const satisfies readonly (keyof BrowserContextOptions)[];
 
+/** Each of {@link OWNED_KEYS} named and unset: the start of every context's options. */
+const UNSET: Readonly<BrowserContextOptions> = Object.freeze(
+  Object.fromEntries(OWNED_KEYS.map((key) => [key, undefined])),
+);
+
 /** Playwright's options for a new context from what the library asks for: the state, proxy and device. */
 export function contextOptions(request: ContextRequest): BrowserContextOptions {
-  const options: BrowserContextOptions = Object.fromEntries(OWNED_KEYS.map((key) => [key, undefined]));
+  const options: BrowserContextOptions = { ...UNSET };
   if (request.state) {
     // Playwright restores IndexedDB from `origins[].indexedDB` although its public type does not list it.
     options.storageState = {
