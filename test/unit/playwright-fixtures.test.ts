@@ -109,16 +109,27 @@ describe('authSessionFixtures', () => {
     await pool(1);
     const defaults = authSessionFixtures({ manager: h.manager, auth: 'site' });
     expect(defaults.authSession).toMatchObject([expect.any(Function), { timeout: 180_000 }]);
-    // storageState only reads what authSession validated: nothing slow is left in the test's own time.
-    expect(typeof defaults.storageState).toBe('function');
     const custom = authSessionFixtures({ manager: h.manager, auth: 'site', renewTimeout: 600_000 });
     expect(custom.authSession).toMatchObject([expect.any(Function), { timeout: 600_000 }]);
     await runFixture<AuthSessionLease>(defaults.authSessionLease, {}, async (lease) => {
       h.site.expireSessions();
       // The refresh happens in authSession's setup: done before storageState (the test's time) starts.
-      await runFixture<AuthSessionInfo>(defaults.authSession, { authSessionLease: lease }, async () => {
-        expect(h.site.counters.logins).toBe(2);
-      });
+      await runFixture<AuthSessionInfo>(
+        defaults.authSession,
+        { authSessionLease: lease },
+        async (session) => {
+          expect(h.site.counters.logins).toBe(2);
+          // storageState only reads what authSession validated: no check or login of its own in the test's time
+          // (with the login lapsed again, one would log in once more).
+          h.site.expireSessions();
+          await runFixture<State>(
+            defaults.storageState,
+            { authSessionLease: lease, authSession: session },
+            (state) => void expect(state.cookies.length).toBeGreaterThan(0),
+          );
+          expect(h.site.counters.logins).toBe(2);
+        },
+      );
     });
   });
 
